@@ -20,7 +20,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,9 +55,15 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 
 # Configuration fields that define what a checkpoint's weights mean; resuming with others is rejected.
-ARCHITECTURE_FIELDS = ("dataset", "z_dim", "g_hidden", "d_hidden", "dropout")
+ARCHITECTURE_FIELDS = ("dataset", "z_dim", "g_hidden", "d_hidden", "dropout", "conditional", "minibatch_std")
 # Fields that change the sequence of training steps; resuming with others would not continue exactly.
-TRAINING_FIELDS = ("batch_size", "lr", "beta1", "beta2", "seed", "subset")
+TRAINING_FIELDS = ("batch_size", "lr", "beta1", "beta2", "seed", "subset", "generator_loss", "label_smoothing",
+                   "class_counts")
+
+# "non-saturating" maximizes log D(G(z)); "saturating" minimizes log(1 - D(G(z))), the minimax form of
+# Goodfellow et al. (2014), whose gradient vanishes while the discriminator rejects the generated images.
+GENERATOR_LOSSES = ("non-saturating", "saturating")
+NUM_CLASSES = 10  # MNIST digits and Fashion-MNIST clothing types alike
 
 
 @dataclass
@@ -65,7 +71,7 @@ class TrainConfig:
     """Everything that determines a training run's result on a given machine."""
 
     dataset: str = "mnist"  # "mnist" or "fashion-mnist"
-    epochs: int = 50  # passes over the training images (total, including epochs before a resume)
+    epochs: int = 60  # passes over the training images (total, including epochs before a resume)
     batch_size: int = 64  # images per step, for real and for generated images alike
     lr: float = 2e-4  # Adam learning rate of both networks
     # Adam's beta1 = 0.5 follows DCGAN (Radford et al., 2016): with less momentum each network reacts
@@ -80,11 +86,48 @@ class TrainConfig:
     subset: int | None = None  # train on the first N training images; None for all of them
     sample_every: int = 5  # epochs between sample grids (a grid is also saved before training and at the end)
     num_samples: int = 64  # images in the fixed-noise sample grid
+    # The fields below select the variants of GAN_More_Examples.ipynb. Their defaults train the plain GAN,
+    # step for step as the fields above alone do.
+    generator_loss: str = "non-saturating"  # one of GENERATOR_LOSSES
+    # One-sided label smoothing (Salimans et al., 2016, "Improved Techniques for Training GANs"): the
+    # discriminator's target for real images is 1 - label_smoothing; generated images keep the target 0.
+    label_smoothing: float = 0.0
+    minibatch_std: bool = False  # append the minibatch standard-deviation feature to D's last layer
+    conditional: bool = False  # condition both networks on the class label
+    # Train on the first COUNT training images of each listed class, e.g. ((1, 450), (7, 50)); None for all.
+    class_counts: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         # Tuples survive the round trip through a checkpoint or JSON as lists.
         self.g_hidden = tuple(int(width) for width in self.g_hidden)
         self.d_hidden = tuple(int(width) for width in self.d_hidden)
+        if self.class_counts is not None:
+            self.class_counts = tuple((int(label), int(count)) for label, count in self.class_counts)
+        check_experiment_options(self)
+
+
+def check_experiment_options(config: TrainConfig) -> None:
+    """Raise ValueError naming the field and the allowed values when an experiment option is invalid."""
+    if config.generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"generator_loss {config.generator_loss!r} is invalid; choose one of "
+                         f"{', '.join(GENERATOR_LOSSES)}.")
+    if not 0.0 <= config.label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing {config.label_smoothing!r} is invalid; expected a number in [0, 1).")
+    if config.class_counts is None:
+        return
+    if config.subset is not None:
+        raise ValueError("class_counts and subset cannot be combined, because class_counts already selects the images.")
+    labels = [label for label, _ in config.class_counts]
+    if not labels:
+        raise ValueError("class_counts is empty. List at least one (label, count) pair, or pass None.")
+    for label, count in config.class_counts:
+        if not 0 <= label < NUM_CLASSES:
+            raise ValueError(f"class_counts label {label} is invalid; expected a class label in 0..{NUM_CLASSES - 1}.")
+        if count < 1:
+            raise ValueError(f"class_counts count {count} for class {label} is invalid; expected an integer >= 1.")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"class_counts lists the classes {duplicates} more than once; give each class once.")
 
 
 @dataclass
@@ -128,16 +171,17 @@ def choose_device(name: str = "auto") -> torch.device:
 
 def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, Discriminator]:
     """Create the generator and the discriminator; call after seeding so the weights are reproducible."""
-    generator = Generator(config.z_dim, config.g_hidden).to(device)
-    discriminator = Discriminator(config.d_hidden, config.dropout).to(device)
+    num_classes = NUM_CLASSES if config.conditional else 0
+    generator = Generator(config.z_dim, config.g_hidden, num_classes).to(device)
+    discriminator = Discriminator(config.d_hidden, config.dropout, num_classes, config.minibatch_std).to(device)
     return generator, discriminator
 
 
 def build_optimizers(config: TrainConfig, generator: nn.Module,
                      discriminator: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Create one Adam optimizer per network, with the configured learning rate and betas."""
-    # The fused kernel updates all parameters in one pass; it computes the same update as the default
-    # loop and is about 3x faster on a 2-core CPU. MPS is left on the default implementation.
+    # The fused kernel updates all parameters in one pass. It computes the same update as the default
+    # loop, about 3x faster on a 2-core CPU. MPS stays on the default implementation.
     fused = next(generator.parameters()).device.type in ("cpu", "cuda")
     betas = (config.beta1, config.beta2)
     optimizer_G = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas, fused=fused)
@@ -157,23 +201,40 @@ adversarial_loss = nn.BCEWithLogitsLoss()
 
 
 def training_step(generator: Generator, discriminator: Discriminator, optimizer_G: torch.optim.Optimizer,
-                  optimizer_D: torch.optim.Optimizer, real: torch.Tensor, z_dim: int) -> torch.Tensor:
+                  optimizer_D: torch.optim.Optimizer, real: torch.Tensor, z_dim: int, *,
+                  class_labels: torch.Tensor | None = None, generator_loss: str = "non-saturating",
+                  label_smoothing: float = 0.0) -> torch.Tensor:
     """Run one discriminator update and one generator update on a batch of real images.
 
     Returns a tensor of HISTORY_COLUMNS: loss_D, loss_G, D(x), D(G(z)) before and after the D update.
+    The keyword arguments select the experiments' variants; their defaults are the plain GAN.
+    ``class_labels``: the real images' classes, for conditional networks; the generated batch is drawn
+    for the same classes, so it follows the training set's class frequencies. ``generator_loss``: one of
+    GENERATOR_LOSSES; with "saturating" the loss_G column records log(1 - D(G(z))), which is negative.
+    ``label_smoothing``: the discriminator's target for real images is 1 - label_smoothing.
     """
+    if generator_loss not in GENERATOR_LOSSES:
+        raise ValueError(f"Unknown generator loss {generator_loss!r}; choose one of {', '.join(GENERATOR_LOSSES)}.")
     batch_size = real.shape[0]
     real_labels = torch.ones(batch_size, device=real.device)
     fake_labels = torch.zeros(batch_size, device=real.device)
+    real_targets = real_labels if label_smoothing == 0 else torch.full_like(real_labels, 1.0 - label_smoothing)
+    conditioning = () if class_labels is None else (class_labels,)
 
     # ---- Discriminator step: maximize log D(x) + log(1 - D(G(z))) ----
     z = torch.randn(batch_size, z_dim, device=real.device)
-    fake = generator(z)
-    # Real and generated images go through D in one batch of 2B rows: D has no batch-dependent layer,
-    # so this equals two separate passes, and one large matrix product runs faster than two small ones.
+    fake = generator(z, *conditioning)
     # detach(): this step updates D only, so no gradient needs to flow back into G.
-    logits_real, logits_fake = discriminator(torch.cat([real, fake.detach()])).split(batch_size)
-    loss_D = adversarial_loss(logits_real, real_labels) + adversarial_loss(logits_fake, fake_labels)
+    if getattr(discriminator, "minibatch_std", False):
+        # The minibatch feature describes a whole batch, so a mixed batch would hide what it measures.
+        logits_real = discriminator(real, *conditioning)
+        logits_fake = discriminator(fake.detach(), *conditioning)
+    else:
+        # Real and generated images go through D in one batch of 2B rows: D has no batch-dependent layer,
+        # so this equals two separate passes, and one large matrix product runs faster than two small ones.
+        both_conditioning = () if class_labels is None else (torch.cat([class_labels, class_labels]),)
+        logits_real, logits_fake = discriminator(torch.cat([real, fake.detach()]), *both_conditioning).split(batch_size)
+    loss_D = adversarial_loss(logits_real, real_targets) + adversarial_loss(logits_fake, fake_labels)
     optimizer_D.zero_grad(set_to_none=True)
     loss_D.backward()
     optimizer_D.step()
@@ -183,8 +244,12 @@ def training_step(generator: Generator, discriminator: Discriminator, optimizer_
     # minimizing log(1 - D(G(z))), whose gradient vanishes while D wins, into maximizing log D(G(z)).
     # D's weights stay fixed here, so their gradients are switched off (the gradient still flows through D).
     discriminator.requires_grad_(False)
-    logits_fake_after = discriminator(fake)
-    loss_G = adversarial_loss(logits_fake_after, real_labels)
+    logits_fake_after = discriminator(fake, *conditioning)
+    if generator_loss == "saturating":
+        # BCE against the label 0 is -log(1 - D(G(z))), so its negative is the minimax term log(1 - D(G(z))).
+        loss_G = -adversarial_loss(logits_fake_after, fake_labels)
+    else:
+        loss_G = adversarial_loss(logits_fake_after, real_labels)
     optimizer_G.zero_grad(set_to_none=True)
     loss_G.backward()
     optimizer_G.step()
@@ -197,14 +262,36 @@ def training_step(generator: Generator, discriminator: Discriminator, optimizer_
         return torch.stack([loss_D.detach(), loss_G.detach(), D_x, D_G_z1, D_G_z2])
 
 
-def train_epoch(state: TrainState, data: torch.Tensor) -> torch.Tensor:
-    """Train for one epoch over ``data`` and return the per-step records, shape (steps, 5), on the CPU."""
+def iterate_labelled_batches(data: torch.Tensor, labels: torch.Tensor,
+                             batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Split one epoch of images and their labels into shuffled batches, as gan_data.iterate_batches does.
+
+    The permutation comes from torch's global RNG, and a final batch of a single image is dropped.
+    """
+    permutation = torch.randperm(len(data), device=data.device)
+    for indices in permutation.split(batch_size):
+        if len(indices) >= 2:
+            yield data[indices], labels[indices]
+
+
+def train_epoch(state: TrainState, data: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Train for one epoch over ``data`` and return the per-step records, shape (steps, 5), on the CPU.
+
+    ``class_labels`` (one per image) is required for conditional networks and must be None otherwise.
+    """
     state.generator.train()
     state.discriminator.train()
+    variant = {"generator_loss": state.config.generator_loss, "label_smoothing": state.config.label_smoothing}
     records = []
-    for real in iterate_batches(data, state.config.batch_size):
-        records.append(training_step(state.generator, state.discriminator, state.optimizer_G,
-                                     state.optimizer_D, real, state.config.z_dim))
+    if class_labels is None:
+        for real in iterate_batches(data, state.config.batch_size):
+            records.append(training_step(state.generator, state.discriminator, state.optimizer_G,
+                                         state.optimizer_D, real, state.config.z_dim, **variant))
+    else:
+        for real, labels in iterate_labelled_batches(data, class_labels, state.config.batch_size):
+            records.append(training_step(state.generator, state.discriminator, state.optimizer_G,
+                                         state.optimizer_D, real, state.config.z_dim, class_labels=labels,
+                                         **variant))
     return torch.stack(records).cpu()
 
 
@@ -220,11 +307,38 @@ def new_train_state(config: TrainConfig, device: torch.device) -> TrainState:
 def load_training_data(config: TrainConfig, data_dir: str | os.PathLike | None,
                        device: torch.device) -> tuple[torch.Tensor, str]:
     """Load the training images as one float tensor in [-1, 1] on ``device``, with their source."""
+    images, _, source = load_training_set(config, data_dir, device)
+    return images, source
+
+
+def load_training_set(config: TrainConfig, data_dir: str | os.PathLike | None,
+                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Load the selected training images (float, in [-1, 1]) and their int64 labels on ``device``, with
+    their source. ``config.subset`` or ``config.class_counts`` selects the images."""
     image_set = load_images(config.dataset, data_dir, train=True)
-    images = image_set.images
-    if config.subset is not None:
-        images = images[: config.subset]
-    return to_training_tensor(images).to(device), image_set.source
+    images, labels = image_set.images, image_set.labels
+    if config.class_counts is not None:
+        images, labels = select_class_counts(images, labels, config.class_counts)
+    elif config.subset is not None:
+        images, labels = images[: config.subset], labels[: config.subset]
+    return to_training_tensor(images).to(device), labels.to(device), image_set.source
+
+
+def select_class_counts(images: torch.Tensor, labels: torch.Tensor,
+                        class_counts: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the first COUNT images of each (label, COUNT) pair, in the dataset's order.
+
+    Raises ValueError when a class has fewer images than requested.
+    """
+    chosen = []
+    for label, count in class_counts:
+        indices = torch.nonzero(labels == label).flatten()
+        if len(indices) < count:
+            raise ValueError(f"Class {label} has only {len(indices):,} training images, but class_counts "
+                             f"requests {count:,}; request at most {len(indices):,}.")
+        chosen.append(indices[:count])
+    order = torch.cat(chosen).sort().values
+    return images[order], labels[order]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -232,7 +346,7 @@ def load_training_data(config: TrainConfig, data_dir: str | os.PathLike | None,
 # ----------------------------------------------------------------------------------------------------
 
 class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read or does not fit the requested configuration."""
+    """Error for a checkpoint that cannot be read or does not fit the requested configuration."""
 
 
 def rng_states(device: torch.device) -> dict[str, torch.Tensor]:
@@ -385,20 +499,50 @@ def write_run_outputs(state: TrainState, out_dir: Path, data_source: str, num_im
     return summary
 
 
+def grid_class_labels(config: TrainConfig, device: torch.device) -> tuple[torch.Tensor | None, int]:
+    """Return the class labels of the fixed sample grid and its number of columns.
+
+    For a conditional run the labels cycle through the trained classes (all ten, or those of
+    ``class_counts``), so that each column of the grid shows one class; otherwise they are None and the
+    grid has 8 columns.
+    """
+    if not config.conditional:
+        return None, 8
+    classes = ([label for label, _ in config.class_counts] if config.class_counts is not None
+               else list(range(NUM_CLASSES)))
+    positions = torch.arange(config.num_samples) % len(classes)
+    return torch.tensor(classes)[positions].to(device), len(classes)
+
+
+def call_without_rng_change(callback: Callable[[TrainState], None], state: TrainState) -> None:
+    """Call ``callback(state)`` and then restore torch's RNG states to what they were before the call."""
+    saved = rng_states(state.device)
+    try:
+        callback(state)
+    finally:
+        set_rng_states(saved, state.device)
+
+
 def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike = "runs/gan",
           device: str | torch.device = "auto", resume: str | os.PathLike | None = None,
-          progress: Callable[[str], None] = print) -> TrainState:
+          progress: Callable[[str], None] = print,
+          epoch_callback: Callable[[TrainState], None] | None = None) -> TrainState:
     """Train a GAN with ``config``, writing every output into ``out_dir``; return the final state.
 
     ``progress`` receives one line per epoch. With ``resume``, training continues from that checkpoint
     up to ``config.epochs`` and gives the same result as a run that was never interrupted (on the CPU).
+    ``epoch_callback`` is called with the state once before the first epoch and after every epoch, for
+    measurements. torch's RNG state is restored after each call, so a callback that draws random numbers
+    does not change the run; it must not change the networks or their BatchNorm statistics (sample with
+    gan_models.sample_images, which runs in eval mode).
     """
     device = device if isinstance(device, torch.device) else choose_device(device)
     out_dir = Path(out_dir)
     grids_dir = out_dir / "samples"
     grids_dir.mkdir(parents=True, exist_ok=True)
 
-    data, data_source = load_training_data(config, data_dir, device)
+    data, labels, data_source = load_training_set(config, data_dir, device)
+    class_labels = labels if config.conditional else None
     if len(data) < 2:
         raise ValueError(f"Training needs at least 2 images, but only {len(data)} were loaded.")
 
@@ -412,12 +556,20 @@ def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_di
              f"{count_parameters(state.generator):,} generator and "
              f"{count_parameters(state.discriminator):,} discriminator parameters.")
 
+    # A conditional generator draws the grid with one class per column.
+    fixed_labels, grid_columns = grid_class_labels(config, device)
+
+    def sample_grid() -> torch.Tensor:
+        return sample_images(state.generator, state.fixed_noise, fixed_labels)
+
     if state.epoch == 0:
-        save_grid(sample_images(state.generator, state.fixed_noise), grids_dir / "epoch_000.png")
+        save_grid(sample_grid(), grids_dir / "epoch_000.png", nrow=grid_columns)
+    if epoch_callback is not None:
+        call_without_rng_change(epoch_callback, state)
 
     while state.epoch < config.epochs:
         started = time.perf_counter()
-        records = train_epoch(state, data)
+        records = train_epoch(state, data, class_labels)
         seconds = time.perf_counter() - started
 
         state.epoch += 1
@@ -429,11 +581,13 @@ def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_di
         progress(format_progress(state, records, seconds))
 
         if state.epoch % config.sample_every == 0 or state.epoch == config.epochs:
-            save_grid(sample_images(state.generator, state.fixed_noise), grids_dir / f"epoch_{state.epoch:03d}.png")
+            save_grid(sample_grid(), grids_dir / f"epoch_{state.epoch:03d}.png", nrow=grid_columns)
         save_checkpoint(state, out_dir / CHECKPOINT_NAME)
+        if epoch_callback is not None:
+            call_without_rng_change(epoch_callback, state)
 
-    final_grid = sample_images(state.generator, state.fixed_noise)
-    save_grid(final_grid, out_dir / "samples_final.png")
+    final_grid = sample_grid()
+    save_grid(final_grid, out_dir / "samples_final.png", nrow=grid_columns)
     grid_paths = sorted(grids_dir.glob("epoch_*.png"))
     write_run_outputs(state, out_dir, data_source, len(data), grid_paths)
     return state
@@ -443,29 +597,29 @@ def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_di
 # Command line
 # ----------------------------------------------------------------------------------------------------
 
-def _integer_at_least(minimum: int, what: str) -> Callable[[str], int]:
+def _integer_at_least(minimum: int, description: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            message = f"invalid value {text!r}: expected {what}, an integer >= {minimum}"
+            message = f"invalid value {text!r}: expected {description}, an integer >= {minimum}"
             raise argparse.ArgumentTypeError(message) from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"invalid value {value}: expected {what}, an integer >= {minimum}")
+            raise argparse.ArgumentTypeError(f"invalid value {value}: expected {description}, an integer >= {minimum}")
         return value
 
     return parse
 
 
-def _positive_float(what: str, below_one: bool = False) -> Callable[[str], float]:
+def _positive_float(description: str, below_one: bool = False) -> Callable[[str], float]:
     def parse(text: str) -> float:
         allowed = "a number in (0, 1)" if below_one else "a positive number"
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected {what}, {allowed}") from None
+            raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected {description}, {allowed}") from None
         if not math.isfinite(value) or value <= 0 or (below_one and value >= 1):
-            raise argparse.ArgumentTypeError(f"invalid value {text}: expected {what}, {allowed}")
+            raise argparse.ArgumentTypeError(f"invalid value {text}: expected {description}, {allowed}")
         return value
 
     return parse
@@ -478,6 +632,28 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a probability in [0, 1)") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"invalid value {text}: expected a probability in [0, 1)")
+    return value
+
+
+def _class_count(text: str) -> tuple[int, int]:
+    allowed = f"LABEL:COUNT with a class label in 0..{NUM_CLASSES - 1} and a count >= 1, e.g. 7:50"
+    label_text, separator, count_text = text.partition(":")
+    try:
+        label, count = int(label_text), int(count_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected {allowed}") from None
+    if not separator or not 0 <= label < NUM_CLASSES or count < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected {allowed}")
+    return label, count
+
+
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number in [0, 1)") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text}: expected a number in [0, 1)")
     return value
 
 
@@ -497,6 +673,10 @@ def build_parser() -> argparse.ArgumentParser:
                            f"(default: ${DATA_DIR_ENV}, else data/ in the checkout)")
     data.add_argument("--subset", type=_integer_at_least(2, "a number of images"), default=None,
                       help="train on the first N training images only (default: all)")
+    data.add_argument("--class-counts", type=_class_count, nargs="+", default=None, metavar="LABEL:COUNT",
+                      help="train on the first COUNT training images of each listed class only, e.g. "
+                           "--class-counts 1:450 7:50 for an imbalanced set of ones and sevens "
+                           "(not with --subset)")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=_integer_at_least(1, "a number of epochs"), default=defaults.epochs,
@@ -513,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="random seed for weights, batch order and noise")
     training.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                           help="where to train; auto picks CUDA, then MPS, then the CPU")
+    training.add_argument("--generator-loss", choices=GENERATOR_LOSSES, default=defaults.generator_loss,
+                          help="non-saturating maximizes log D(G(z)); saturating minimizes log(1 - D(G(z))), "
+                               "the original minimax loss")
+    training.add_argument("--label-smoothing", type=_smoothing, default=defaults.label_smoothing,
+                          help="one-sided label smoothing: the discriminator's target for real images is "
+                               "1 minus this value (0.1 is a common choice)")
 
     model = parser.add_argument_group("model")
     model.add_argument("--z-dim", type=_integer_at_least(1, "a latent size"), default=defaults.z_dim,
@@ -523,6 +709,12 @@ def build_parser() -> argparse.ArgumentParser:
                        default=list(defaults.d_hidden), help="discriminator hidden layer widths")
     model.add_argument("--dropout", type=_probability, default=defaults.dropout,
                        help="dropout probability in the discriminator")
+    model.add_argument("--minibatch-std", action="store_true",
+                       help="give the discriminator's last layer the standard deviation of its features over "
+                            "the batch (Karras et al., 2018), a counter to mode collapse")
+    model.add_argument("--conditional", action="store_true",
+                       help="condition both networks on the class label (a conditional GAN); the sample grids "
+                            "then show one class per column")
 
     outputs = parser.add_argument_group("outputs")
     outputs.add_argument("--out-dir", type=Path, default=None,
@@ -545,7 +737,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta1=args.beta1,
         beta2=args.beta2, z_dim=args.z_dim, g_hidden=tuple(args.g_hidden), d_hidden=tuple(args.d_hidden),
         dropout=args.dropout, seed=args.seed, subset=args.subset, sample_every=args.sample_every,
-        num_samples=args.num_samples,
+        num_samples=args.num_samples, generator_loss=args.generator_loss, label_smoothing=args.label_smoothing,
+        minibatch_std=args.minibatch_std, conditional=args.conditional,
+        class_counts=tuple(args.class_counts) if args.class_counts is not None else None,
     )
 
 
@@ -556,7 +750,7 @@ def default_out_dir(dataset: str) -> Path:
 
 
 def check_out_dir(parser: argparse.ArgumentParser, out_dir: Path, resuming: bool, overwrite: bool) -> None:
-    """Exit with status 2 unless ``out_dir`` can be written and holds no run that would be overwritten."""
+    """Exit with status 2 unless ``out_dir`` can be written and contains no run that would be overwritten."""
     if out_dir.exists() and not out_dir.is_dir():
         parser.error(f"argument --out-dir: {out_dir} is a file, not a folder; choose a folder path")
     if (out_dir / CHECKPOINT_NAME).exists() and not (resuming or overwrite):
@@ -572,12 +766,27 @@ def check_out_dir(parser: argparse.ArgumentParser, out_dir: Path, resuming: bool
                      "choose a folder you can write to")
 
 
+def check_class_counts_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with status 2 when --class-counts lists a class twice or is combined with --subset."""
+    requested = " ".join(f"{label}:{count}" for label, count in args.class_counts)
+    labels = [label for label, _ in args.class_counts]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        parser.error(f"argument --class-counts: invalid value {requested!r}: the classes {duplicates} are listed "
+                     "more than once; give each class once")
+    if args.subset is not None:
+        parser.error(f"argument --class-counts: invalid value {requested!r} together with --subset {args.subset}: "
+                     "--class-counts already selects the training images; pass only one of them")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 success, 1 failure, 2 invalid option)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
 
+    if args.class_counts is not None:
+        check_class_counts_option(parser, args)
     config = config_from_args(args)
     try:
         device = choose_device(args.device)

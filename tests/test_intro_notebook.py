@@ -14,7 +14,6 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-
 from gan_train_script import TrainConfig, read_checkpoint, train
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "Intro_GAN.ipynb"

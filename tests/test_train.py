@@ -289,3 +289,222 @@ def test_real_mnist_full_split(shared_data_dir):
 
     assert loaded.images.shape == (60000, 28, 28)
     assert loaded.labels[:5].tolist() == [5, 0, 4, 1, 9]
+
+
+# ---- Options for the experiments of GAN_More_Examples.ipynb ----
+
+def test_class_counts_select_images(tiny_data_dir, tmp_path):
+    config = small_config(class_counts=((1, 20), (7, 5)))
+
+    state = train(config, tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["training_images"] == 25
+    assert summary["config"]["class_counts"] == [[1, 20], [7, 5]]
+    assert state.step == 1  # 25 images in one batch of 32
+
+
+def test_class_counts_above_available_rejected(tiny_data_dir, tmp_path):
+    # The tiny training split has 32 images of each class.
+    with pytest.raises(ValueError, match="Class 7 has only 32 training images"):
+        train(small_config(class_counts=((7, 33),)), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+
+@pytest.mark.parametrize("variant", [
+    {"conditional": True},
+    {"minibatch_std": True},
+    {"generator_loss": "saturating"},
+    {"label_smoothing": 0.1},
+    {"conditional": True, "minibatch_std": True, "label_smoothing": 0.2, "class_counts": ((2, 32), (5, 16))},
+])
+def test_variant_resume_equals_unbroken_run(tiny_data_dir, tmp_path, variant):
+    unbroken, broken = tmp_path / "unbroken", tmp_path / "broken"
+
+    train(small_config(epochs=2, **variant), tiny_data_dir, unbroken, device="cpu", progress=quiet)
+    train(small_config(epochs=1, **variant), tiny_data_dir, broken, device="cpu", progress=quiet)
+    train(small_config(epochs=2, **variant), tiny_data_dir, broken, device="cpu", resume=broken / "checkpoint.pt",
+          progress=quiet)
+
+    assert (unbroken / "losses.csv").read_bytes() == (broken / "losses.csv").read_bytes()
+    assert (unbroken / "samples_final.png").read_bytes() == (broken / "samples_final.png").read_bytes()
+
+
+@pytest.mark.parametrize("variant", [
+    {"conditional": True},
+    {"minibatch_std": True},
+    {"generator_loss": "saturating"},
+    {"label_smoothing": 0.1},
+])
+def test_variant_changes_training(tiny_data_dir, tmp_path, variant):
+    train(small_config(), tiny_data_dir, tmp_path / "plain", device="cpu", progress=quiet)
+    train(small_config(**variant), tiny_data_dir, tmp_path / "variant", device="cpu", progress=quiet)
+
+    plain = (tmp_path / "plain" / "losses.csv").read_bytes()
+    assert plain != (tmp_path / "variant" / "losses.csv").read_bytes()
+
+
+@pytest.mark.parametrize("saved, requested, field", [
+    ({"conditional": True}, {}, "conditional"),
+    ({}, {"conditional": True}, "conditional"),
+    ({"minibatch_std": True}, {}, "minibatch_std"),
+    ({}, {"generator_loss": "saturating"}, "generator_loss"),
+    ({"label_smoothing": 0.1}, {}, "label_smoothing"),
+    ({"class_counts": ((1, 20),)}, {"class_counts": ((1, 21),)}, "class_counts"),
+])
+def test_resume_rejects_other_variant(tiny_data_dir, tmp_path, saved, requested, field):
+    train(small_config(**saved), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    with pytest.raises(CheckpointError, match=field):
+        train(small_config(epochs=2, **requested), tiny_data_dir, tmp_path, device="cpu",
+              resume=tmp_path / "checkpoint.pt", progress=quiet)
+
+
+def test_conditional_checkpoint_rejected_unconditional_cli(tiny_data_dir, tmp_path, capsys):
+    arguments = ["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--g-hidden", "16", "--d-hidden", "16",
+                 "--device", "cpu"]
+    assert main([*arguments, "--epochs", "1", "--conditional"]) == 0
+
+    status = main([*arguments, "--epochs", "2", "--resume", str(tmp_path / "checkpoint.pt")])
+
+    assert status == 1
+    assert "conditional: checkpoint True, requested False" in capsys.readouterr().err
+
+
+def test_checkpoint_without_variant_fields_resumes(tiny_data_dir, tmp_path):
+    # Checkpoints written before the experiment options existed lack their fields; the defaults apply.
+    train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+    path = tmp_path / "checkpoint.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    for name in ("generator_loss", "label_smoothing", "minibatch_std", "conditional", "class_counts"):
+        del checkpoint["config"][name]
+    torch.save(checkpoint, path)
+
+    state = train(small_config(epochs=2), tiny_data_dir, tmp_path, device="cpu", resume=path, progress=quiet)
+
+    assert state.epoch == 2
+
+
+def test_conditional_grid_one_class_per_column(tiny_data_dir, tmp_path):
+    from PIL import Image
+
+    train(small_config(conditional=True, num_samples=20), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
+
+    width, height = Image.open(tmp_path / "samples_final.png").size
+    cell = 28 + gan_outputs.GRID_PADDING
+    assert width == 10 * cell + gan_outputs.GRID_PADDING
+    assert height == 2 * cell + gan_outputs.GRID_PADDING
+
+
+def test_epoch_callback_called_every_epoch(tiny_data_dir, tmp_path):
+    seen = []
+
+    train(small_config(epochs=3), tiny_data_dir, tmp_path, device="cpu", progress=quiet,
+          epoch_callback=lambda state: seen.append((state.epoch, state.step)))
+
+    assert seen == [(0, 0), (1, 10), (2, 20), (3, 30)]
+
+
+def test_epoch_callback_random_draws_keep_run(tiny_data_dir, tmp_path):
+    def draw_random_numbers(state):
+        torch.randn(1000)
+        torch.randperm(50)
+
+    train(small_config(epochs=2), tiny_data_dir, tmp_path / "plain", device="cpu", progress=quiet)
+    train(small_config(epochs=2), tiny_data_dir, tmp_path / "callback", device="cpu", progress=quiet,
+          epoch_callback=draw_random_numbers)
+
+    plain = (tmp_path / "plain" / "losses.csv").read_bytes()
+    assert plain == (tmp_path / "callback" / "losses.csv").read_bytes()
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("generator_loss", "minimax", "generator_loss 'minimax' is invalid"),
+    ("label_smoothing", 1.0, "label_smoothing 1.0 is invalid"),
+    ("label_smoothing", -0.1, "label_smoothing -0.1 is invalid"),
+    ("class_counts", ((10, 5),), "class_counts label 10 is invalid"),
+    ("class_counts", ((3, 0),), "class_counts count 0 for class 3 is invalid"),
+    ("class_counts", ((3, 5), (3, 6)), r"class_counts lists the classes \[3\] more than once"),
+    ("class_counts", (), "class_counts is empty"),
+])
+def test_invalid_experiment_config_rejected(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_class_counts_with_subset_rejected():
+    with pytest.raises(ValueError, match="class_counts and subset cannot be combined"):
+        TrainConfig(subset=100, class_counts=((1, 10),))
+
+
+INVALID_EXPERIMENT_OPTIONS = [
+    (["--generator-loss", "minimax"], "--generator-loss"),
+    (["--label-smoothing", "1"], "--label-smoothing"),
+    (["--label-smoothing", "-0.1"], "--label-smoothing"),
+    (["--label-smoothing", "much"], "--label-smoothing"),
+    (["--class-counts", "7"], "--class-counts"),
+    (["--class-counts", "10:5"], "--class-counts"),
+    (["--class-counts", "7:0"], "--class-counts"),
+    (["--class-counts", "seven:5"], "--class-counts"),
+    (["--class-counts", "1:450", "-1:50"], "--class-counts"),
+]
+
+
+@pytest.mark.parametrize("arguments, option", INVALID_EXPERIMENT_OPTIONS)
+def test_invalid_experiment_option_exits_2(arguments, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert option in message
+    assert arguments[-1] in message
+
+
+def test_class_counts_help_names_allowed_values(capsys):
+    with pytest.raises(SystemExit):
+        main(["--class-counts", "7:x"])
+
+    assert "LABEL:COUNT with a class label in 0..9 and a count >= 1" in capsys.readouterr().err
+
+
+def test_duplicate_class_counts_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--class-counts", "7:5", "7:6"])
+
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "--class-counts" in message
+    assert "7:5 7:6" in message
+    assert "[7]" in message
+
+
+def test_class_counts_with_subset_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--class-counts", "1:450", "7:50", "--subset", "500"])
+
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert "--class-counts" in message
+    assert "--subset 500" in message
+
+
+def test_class_counts_above_available_exits_1(tiny_data_dir, tmp_path, capsys):
+    status = main(["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--class-counts", "1:40",
+                   "--device", "cpu"])
+
+    assert status == 1
+    assert "Class 1 has only 32 training images" in capsys.readouterr().err
+
+
+def test_command_line_experiment_options(tiny_data_dir, tmp_path):
+    status = main(["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--epochs", "1",
+                   "--g-hidden", "16", "--d-hidden", "16", "--device", "cpu", "--conditional", "--minibatch-std",
+                   "--generator-loss", "saturating", "--label-smoothing", "0.1", "--class-counts", "1:30", "7:10"])
+
+    assert status == 0
+    config = json.loads((tmp_path / "summary.json").read_text())["config"]
+    assert config["conditional"] is True
+    assert config["minibatch_std"] is True
+    assert config["generator_loss"] == "saturating"
+    assert config["label_smoothing"] == 0.1
+    assert config["class_counts"] == [[1, 30], [7, 10]]
