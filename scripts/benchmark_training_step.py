@@ -1,8 +1,8 @@
 """Time one GAN training step three ways, beside the bound set by its floating-point work.
 
-(a)  the common tutorial: a DataLoader over torchvision's MNIST with ToTensor and Normalize per image,
-     a discriminator that ends in Sigmoid with BCELoss, Adam's default implementation, real and fake
-     images in separate discriminator passes, and D's weight gradients computed in the generator step.
+(a)  the common tutorial: a DataLoader over torchvision's MNIST with ToTensor and Normalize per image.
+     Its discriminator ends in Sigmoid with BCELoss, Adam runs its default implementation, real and fake
+     images take separate discriminator passes, and the generator step computes D's weight gradients.
 (a') the tutorial's DataLoader feeding this project's training step, to separate the data cost.
 (b)  this project: every image in one float tensor, batches taken by a seeded permutation, and
      gan_train_script.training_step.
@@ -13,7 +13,7 @@ All use the vignette's architecture and batch size 64. A shared machine's speed 
 second, so the pipelines and the matrix-multiply rate are measured in alternating rounds and each
 ratio is the median of its per-round ratios.
 
-    python scripts/benchmark_training_step.py --data-dir ../shared/data
+    python scripts/benchmark_training_step.py --data-dir DATA
 """
 
 from __future__ import annotations

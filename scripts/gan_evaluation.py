@@ -2,11 +2,12 @@
 log-likelihood and a memorization check.
 
 Every metric is computed on the CPU from the dataset's own files. Class coverage and the Fréchet
-distance need a classifier, and the project trains its own small CNN for that (seeded, about a minute
-on a 2-core CPU) and caches it with its test accuracy, so nothing pretrained is ever downloaded.
+distance need a classifier, and the project trains its own small CNN for that (seeded, about 35 s on
+a 2-core CPU, see docs/evaluation.md) and caches it with its test accuracy, so nothing pretrained is
+ever downloaded.
 
 Examples:
-    gan-evaluate runs/mnist-100ep/checkpoint.pt
+    gan-evaluate runs/mnist-60ep/checkpoint.pt
     gan-evaluate --images samples.pt --dataset fashion-mnist --out-dir runs/other-model
     gan-evaluate --baseline training-images --out-dir runs/baseline-training-images
     python scripts/gan_evaluation.py --help
@@ -694,7 +695,7 @@ def prepare_reference(dataset: str = "mnist", data_dir: str | os.PathLike | None
 
     Reads the data from ``data_dir`` (default as in gan_data.resolve_data_dir) and never writes there.
     The classifier comes from the cache (``cache_dir``, default $GAN_CACHE_DIR, else cache/ in the
-    checkout) or is trained, about a minute on a 2-core CPU for the full MNIST training set.
+    checkout) or is trained, which took about 35 s for the full MNIST training set on a 2-core CPU.
     Raises DataNotFoundError or CorruptDataError when a split is missing or damaged.
     """
     if dataset not in DATASETS:
@@ -984,7 +985,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "own classifier, Parzen window log-likelihood, and distances to the nearest training image. "
                     f"Prints a table and writes {EVALUATION_JSON} and {MEMORIZATION_FIGURE}.",
         epilog="examples:\n"
-               "  gan-evaluate runs/mnist-100ep/checkpoint.pt\n"
+               "  gan-evaluate runs/mnist-60ep/checkpoint.pt\n"
                "  gan-evaluate --images samples.pt --dataset fashion-mnist --out-dir runs/other-model\n"
                "  gan-evaluate --baseline training-images --out-dir runs/baseline-training-images",
         formatter_class=argparse.RawDescriptionHelpFormatter,
