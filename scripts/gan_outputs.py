@@ -1,4 +1,4 @@
-"""What a training run leaves behind: sample grids, the GIF, the loss figure, the CSV and the summary.
+"""Outputs of a training run: sample grids, the GIF, the loss figure, the CSV and the summary.
 
 Figures are drawn with matplotlib's object-oriented API on an Agg canvas, never through pyplot, so they
 render on a headless machine whatever DISPLAY is set to and do not change the backend of a notebook that

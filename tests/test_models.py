@@ -81,7 +81,7 @@ def test_loss_matches_closed_form():
 
 
 def test_sigmoid_then_bce_is_unstable():
-    # In float32, sigmoid(30) rounds to 1, so Sigmoid + BCELoss sees log(0) and clamps it to -100.
+    # In float32, sigmoid(30) rounds to 1, so Sigmoid + BCELoss takes log(0) and clamps it to -100.
     logit, target = torch.tensor([30.0]), torch.tensor([0.0])
 
     naive = nn.BCELoss()(torch.sigmoid(logit), target).item()
