@@ -640,7 +640,7 @@ def plot_closest_pairs(samples: torch.Tensor, train_images: torch.Tensor, memori
 
 @dataclass
 class ReferenceData:
-    """The real images, the classifier and the test-set statistics that every evaluation compares against.
+    """Real images, classifier and test-set statistics that every evaluation compares against.
 
     Prepare it once with prepare_reference() and pass it to evaluate_generator() for each model.
     """

@@ -413,7 +413,7 @@ def interpolate_latents(start: torch.Tensor, end: torch.Tensor, steps: int, meth
 
 @dataclass
 class PathReading:
-    """What the reference classifier sees along a path of generated images."""
+    """Reference classifier's readings along a path of generated images."""
 
     predicted: np.ndarray  # predicted class of each image
     top_probability: np.ndarray  # the classifier's probability of that class

@@ -155,7 +155,8 @@ def test_training_tensor_range():
     assert tensor.dtype == torch.float32
     assert tensor[0, 0, 0, 0].item() == -1.0
     assert tensor[0, 0, 0, 1].item() == 1.0
-    assert tensor.min() >= -1 and tensor.max() <= 1
+    assert tensor.min() >= -1
+    assert tensor.max() <= 1
 
 
 @pytest.mark.parametrize("count, batch_size, sizes", [(129, 64, [64, 64]), (130, 64, [64, 64, 2]), (10, 64, [10])])
