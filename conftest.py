@@ -8,6 +8,7 @@ header. A $GAN_DATA_DIR or $GAN_VIGNETTE_SHORT set before the run is left as it 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "tests"))
 from tiny_idx import IDX_NAMES, write_tiny_dataset  # noqa: E402
 
 SHARED_DATA_DIR = Path(__file__).resolve().parent.parent / "shared" / "data"
+_written_data_dirs: list[Path] = []  # folders of tiny data written here, removed when pytest ends
 
 
 def _prepare_notebook_environment() -> str:
@@ -29,6 +31,7 @@ def _prepare_notebook_environment() -> str:
         os.environ["GAN_DATA_DIR"] = str(SHARED_DATA_DIR)
         return f"notebook data: real MNIST and Fashion-MNIST in {SHARED_DATA_DIR}"
     tiny_root = Path(tempfile.mkdtemp(prefix="gan-vignette-tiny-data-"))
+    _written_data_dirs.append(tiny_root)
     write_tiny_dataset(tiny_root, "MNIST", train_count=2000, test_count=500)
     write_tiny_dataset(tiny_root, "FashionMNIST", train_count=2000, test_count=500)
     os.environ["GAN_DATA_DIR"] = str(tiny_root)
@@ -41,5 +44,10 @@ NOTEBOOK_DATA_NOTE = _prepare_notebook_environment()
 
 def pytest_report_header(config):
     return [NOTEBOOK_DATA_NOTE]
+
+
+def pytest_unconfigure(config):
+    for folder in _written_data_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -198,9 +198,16 @@ def _load_with_torchvision(dataset: str, root: Path, train: bool, download: bool
     printed = io.StringIO()
     previous_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
+    new_folders = [folder for folder in (raw_folder, raw_folder.parent, root) if not folder.exists()]
     try:
         with contextlib.redirect_stdout(printed):
             loaded = dataset_class(root=str(root), train=train, download=download and not already_there)
+    except BaseException:
+        # A failed download leaves the folders it created behind, empty; remove them, and only them.
+        for folder in new_folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         socket.setdefaulttimeout(previous_timeout)
     if printed.getvalue().strip():

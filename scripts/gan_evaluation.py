@@ -767,11 +767,17 @@ def generate_images(generator: Generator, num_samples: int, seed: int = 0, batch
     """Draw ``num_samples`` images from ``generator`` in eval mode, with z ~ N(0, I) from a seeded RNG.
 
     z is drawn on the CPU and moved to the generator's device, so the images depend only on the seed.
-    Returns a CPU tensor (N, 1, 28, 28).
+    A conditional generator is asked for the classes in turn (0, 1, ..., 9, 0, ...), so its samples
+    follow the balanced class frequencies of the test sets. Returns a CPU tensor (N, 1, 28, 28).
     """
     device = next(generator.parameters()).device
     z = torch.randn(num_samples, generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([sample_images(generator, batch.to(device)).cpu() for batch in z.split(batch_size)])
+    labels = torch.arange(num_samples) % generator.num_classes if generator.num_classes else None
+    images = []
+    for start in range(0, num_samples, batch_size):
+        batch_labels = None if labels is None else labels[start : start + batch_size].to(device)
+        images.append(sample_images(generator, z[start : start + batch_size].to(device), batch_labels).cpu())
+    return torch.cat(images)
 
 
 def load_generator(checkpoint_path: str | os.PathLike) -> tuple[Generator, dict]:
@@ -783,7 +789,7 @@ def load_generator(checkpoint_path: str | os.PathLike) -> tuple[Generator, dict]
 
     checkpoint = read_checkpoint(checkpoint_path)
     config = TrainConfig(**checkpoint["config"])
-    generator = Generator(config.z_dim, config.g_hidden)
+    generator = Generator(config.z_dim, config.g_hidden, NUM_CLASSES if config.conditional else 0)
     generator.load_state_dict(checkpoint["generator"])
     generator.eval()
     return generator, checkpoint

@@ -657,6 +657,16 @@ def _smoothing(text: str) -> float:
     return value
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Append "(default: ...)" to an option's help, except for switches, for options without a default
+    and for help texts that already state the default in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser; every option's value is checked when it is parsed."""
     defaults = TrainConfig()
@@ -664,7 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gan-train",
         description="Train a fully connected GAN on MNIST or Fashion-MNIST and save sample grids, "
                     "a GIF, loss curves, a CSV of per-step losses, a summary and a checkpoint.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, default=defaults.dataset, help="dataset to train on")

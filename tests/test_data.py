@@ -129,6 +129,18 @@ def test_no_source_message(tmp_path, no_offline_copies, dataset, folder):
         assert name in message
     assert "could not be downloaded" in message
     assert "--data-dir" in message
+    assert not (tmp_path / "data").exists()  # the failed download leaves no empty folders behind
+
+
+def test_failed_download_keeps_existing_folders(tmp_path, no_offline_copies):
+    raw_folder = tmp_path / "data" / "MNIST" / "raw"
+    raw_folder.mkdir(parents=True)
+    (raw_folder / "notes.txt").write_text("a user's file")
+
+    with pytest.raises(DataNotFoundError):
+        load_images("mnist", tmp_path / "data")
+
+    assert (raw_folder / "notes.txt").read_text() == "a user's file"
 
 
 def test_mnist_test_split_has_no_fallback(tmp_path):

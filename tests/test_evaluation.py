@@ -29,6 +29,7 @@ from gan_evaluation import (
     read_cached_classifier,
     train_classifier,
 )
+from gan_models import sample_images
 from gan_train_script import TrainConfig, train
 from matplotlib.figure import Figure
 
@@ -410,6 +411,23 @@ def test_evaluation_of_checkpoint(tiny_checkpoint, tiny_reference):
     assert data["memorization"]["num_samples"] == 20
     assert set(data["frechet_references"]) == {"training-images", "uniform-noise"}
     assert "(epoch 1)" in data["name"]
+
+
+def test_evaluation_of_conditional_checkpoint(tiny_data_dir, tiny_reference, tmp_path):
+    config = TrainConfig(epochs=1, batch_size=32, g_hidden=(32, 64), d_hidden=(64, 32), z_dim=8, num_samples=16,
+                         conditional=True)
+    train(config, tiny_data_dir, tmp_path, device="cpu", progress=lambda line: None)
+
+    generator, _ = gan_evaluation.load_generator(tmp_path / "checkpoint.pt")
+    result = evaluate_generator(tmp_path / "checkpoint.pt", reference=tiny_reference, num_samples=30,
+                                memorization_samples=10)
+
+    assert generator.num_classes == 10
+    assert sum(result.coverage.counts) == 30
+    # The classes are requested in turn: sample i is drawn for digit i % 10 from the seed's latent vectors.
+    z = torch.randn(12, 8, generator=torch.Generator().manual_seed(5))
+    expected = sample_images(generator, z, torch.arange(12) % 10)
+    assert torch.equal(gan_evaluation.generate_images(generator, 12, seed=5), expected)
 
 
 def test_same_seed_same_result(tiny_checkpoint, tiny_reference):

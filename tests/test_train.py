@@ -467,6 +467,18 @@ def test_class_counts_help_names_allowed_values(capsys):
     assert "LABEL:COUNT with a class label in 0..9 and a count >= 1" in capsys.readouterr().err
 
 
+def test_help_states_each_default_once(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines; compare word by word
+    assert "(default: 60)" in text  # --epochs
+    assert "(default: None)" not in text
+    assert "(default: False)" not in text
+    assert "(default: all)" in text and "(default: all) (default:" not in text  # --subset
+
+
 def test_duplicate_class_counts_exit_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--class-counts", "7:5", "7:6"])
