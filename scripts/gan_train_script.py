@@ -735,7 +735,8 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--num-samples", type=_integer_at_least(1, "a number of images"),
                          default=defaults.num_samples, help="images in the fixed-noise sample grid")
     outputs.add_argument("--resume", type=Path, default=None,
-                         help="continue from this checkpoint.pt up to --epochs")
+                         help="continue from this checkpoint.pt up to --epochs; the dataset, model and training "
+                              "options not given on the command line are taken from the checkpoint")
     outputs.add_argument("--overwrite", action="store_true",
                          help="allow --out-dir to hold an earlier run, whose files are then replaced")
     return parser
@@ -751,6 +752,28 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         minibatch_std=args.minibatch_std, conditional=args.conditional,
         class_counts=tuple(args.class_counts) if args.class_counts is not None else None,
     )
+
+
+def given_options(argv: list[str] | None) -> set[str]:
+    """Return the destinations (TrainConfig field names) of the options given on the command line."""
+    parser = build_parser()
+    # With every default suppressed, the parsed namespace holds only what the command line set.
+    # argparse has no public way to list a parser's actions, so this reads its _actions list.
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
+def config_for_resume(config: TrainConfig, checkpoint_config: dict, given: set[str]) -> TrainConfig:
+    """Return ``config`` with the checkpoint's values for the settings that a resumed run shares with it.
+
+    Settings given on the command line (``given``) are kept, so that restore_train_state() can reject
+    one that differs from the checkpoint.
+    """
+    saved = TrainConfig(**checkpoint_config)
+    inherited = [name for name in ARCHITECTURE_FIELDS + TRAINING_FIELDS + ("sample_every", "num_samples")
+                 if name not in given]
+    return dataclasses.replace(config, **{name: getattr(saved, name) for name in inherited})
 
 
 def default_out_dir(dataset: str) -> Path:
@@ -806,6 +829,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --data-dir: {args.data_dir} is a file, not a folder")
     if args.resume is not None and not args.resume.is_file():
         parser.error(f"argument --resume: checkpoint {args.resume} not found; pass the checkpoint.pt of a run")
+    if args.resume is not None:
+        try:
+            config = config_for_resume(config, read_checkpoint(args.resume)["config"], given_options(argv))
+        except (CheckpointError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     out_dir = args.out_dir or (args.resume.parent if args.resume else default_out_dir(config.dataset))
     check_out_dir(parser, out_dir, resuming=args.resume is not None, overwrite=args.overwrite)
 

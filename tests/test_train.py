@@ -359,15 +359,32 @@ def test_resume_rejects_other_variant(tiny_data_dir, tmp_path, saved, requested,
               resume=tmp_path / "checkpoint.pt", progress=quiet)
 
 
-def test_conditional_checkpoint_rejected_unconditional_cli(tiny_data_dir, tmp_path, capsys):
-    arguments = ["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--g-hidden", "16", "--d-hidden", "16",
-                 "--device", "cpu"]
-    assert main([*arguments, "--epochs", "1", "--conditional"]) == 0
+def test_cli_resume_takes_settings_from_checkpoint(tiny_data_dir, tmp_path):
+    first = ["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--device", "cpu", "--epochs", "1",
+             "--conditional", "--z-dim", "8", "--g-hidden", "16", "--d-hidden", "16", "--batch-size", "32",
+             "--num-samples", "10"]
+    assert main(first) == 0
 
-    status = main([*arguments, "--epochs", "2", "--resume", str(tmp_path / "checkpoint.pt")])
+    status = main(["--data-dir", str(tiny_data_dir), "--device", "cpu", "--epochs", "2",
+                   "--resume", str(tmp_path / "checkpoint.pt")])
+
+    assert status == 0
+    saved = read_checkpoint(tmp_path / "checkpoint.pt")
+    assert saved["epoch"] == 2
+    assert saved["config"]["conditional"] is True
+    assert tuple(saved["config"]["g_hidden"]) == (16,)
+    assert saved["config"]["batch_size"] == 32
+
+
+def test_cli_resume_rejects_given_other_setting(tiny_data_dir, tmp_path, capsys):
+    arguments = ["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--g-hidden", "16", "--d-hidden", "16",
+                 "--device", "cpu", "--z-dim", "8"]
+    assert main([*arguments, "--epochs", "1"]) == 0
+
+    status = main([*arguments, "--epochs", "2", "--z-dim", "9", "--resume", str(tmp_path / "checkpoint.pt")])
 
     assert status == 1
-    assert "conditional: checkpoint True, requested False" in capsys.readouterr().err
+    assert "z_dim: checkpoint 8, requested 9" in capsys.readouterr().err
 
 
 def test_checkpoint_without_variant_fields_resumes(tiny_data_dir, tmp_path):
