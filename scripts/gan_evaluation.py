@@ -47,6 +47,7 @@ from gan_data import (
 )
 from gan_models import IMAGE_SHAPE, Generator, sample_images
 from gan_outputs import atomic_write, images_to_uint8, save_figure, write_json
+from gan_train_script import CheckpointError, TrainConfig, integer_at_least, library_versions, read_checkpoint
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
@@ -785,8 +786,6 @@ def load_generator(checkpoint_path: str | os.PathLike) -> tuple[Generator, dict]
 
     Raises gan_train_script.CheckpointError when the file is missing, damaged or not a checkpoint.
     """
-    from gan_train_script import TrainConfig, read_checkpoint  # imported here so that --help stays fast
-
     checkpoint = read_checkpoint(checkpoint_path)
     config = TrainConfig(**checkpoint["config"])
     generator = Generator(config.z_dim, config.g_hidden, NUM_CLASSES if config.conditional else 0)
@@ -969,20 +968,6 @@ def evaluate_generator(source: Generator | torch.Tensor | str | os.PathLike, dat
 # Command line
 # ----------------------------------------------------------------------------------------------------
 
-def _integer_at_least(minimum: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            message = f"invalid value {text!r}: expected {what}, an integer >= {minimum}"
-            raise argparse.ArgumentTypeError(message) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"invalid value {value}: expected {what}, an integer >= {minimum}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser of gan-evaluate."""
     parser = argparse.ArgumentParser(
@@ -1018,12 +1003,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="train the reference classifier again even when a cached one fits")
 
     settings = parser.add_argument_group("evaluation")
-    settings.add_argument("--num-samples", type=_integer_at_least(2, "a number of images"),
+    settings.add_argument("--num-samples", type=integer_at_least(2, "a number of images"),
                           default=DEFAULT_NUM_SAMPLES, help="images to draw and score (default: %(default)s)")
-    settings.add_argument("--memorization-samples", type=_integer_at_least(1, "a number of images"),
+    settings.add_argument("--memorization-samples", type=integer_at_least(1, "a number of images"),
                           default=DEFAULT_MEMORIZATION_SAMPLES,
                           help="samples, and test images, compared with every training image (default: %(default)s)")
-    settings.add_argument("--seed", type=_integer_at_least(0, "a seed"), default=0,
+    settings.add_argument("--seed", type=integer_at_least(0, "a seed"), default=0,
                           help="seed of the latent vectors and of the baselines (default: %(default)s)")
     settings.add_argument("--out-dir", type=Path, default=None,
                           help=f"folder for {EVALUATION_JSON} and {MEMORIZATION_FIGURE} (default: the folder of "
@@ -1094,8 +1079,6 @@ def main(argv: list[str] | None = None) -> int:
     _check_folder_option(parser, "--data-dir", args.data_dir)
     _check_folder_option(parser, "--cache-dir", args.cache_dir)
 
-    from gan_train_script import CheckpointError  # imported here so that --help stays fast
-
     source: Generator | torch.Tensor | Path
     if args.checkpoint is not None:
         if not args.checkpoint.is_file():
@@ -1136,8 +1119,6 @@ def main(argv: list[str] | None = None) -> int:
     except (DataNotFoundError, CorruptDataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-
-    from gan_train_script import library_versions
 
     print(result.format_table())
     print(f"reference preparation (data, classifier, test statistics): {prepare_seconds:.1f} s")

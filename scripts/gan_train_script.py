@@ -597,7 +597,9 @@ def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_di
 # Command line
 # ----------------------------------------------------------------------------------------------------
 
-def _integer_at_least(minimum: int, description: str) -> Callable[[str], int]:
+def integer_at_least(minimum: int, description: str) -> Callable[[str], int]:
+    """Return an argparse type that accepts an integer >= ``minimum``; its errors name ``description``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -681,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", type=Path, default=None,
                       help=f"folder with torchvision's MNIST/ and FashionMNIST/ subfolders "
                            f"(default: ${DATA_DIR_ENV}, else data/ in the checkout)")
-    data.add_argument("--subset", type=_integer_at_least(2, "a number of images"), default=None,
+    data.add_argument("--subset", type=integer_at_least(2, "a number of images"), default=None,
                       help="train on the first N training images only (default: all)")
     data.add_argument("--class-counts", type=_class_count, nargs="+", default=None, metavar="LABEL:COUNT",
                       help="train on the first COUNT training images of each listed class only, e.g. "
@@ -689,9 +691,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "(not with --subset)")
 
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=_integer_at_least(1, "a number of epochs"), default=defaults.epochs,
+    training.add_argument("--epochs", type=integer_at_least(1, "a number of epochs"), default=defaults.epochs,
                           help="total number of epochs, counting those before a --resume")
-    training.add_argument("--batch-size", type=_integer_at_least(2, "a batch size"), default=defaults.batch_size,
+    training.add_argument("--batch-size", type=integer_at_least(2, "a batch size"), default=defaults.batch_size,
                           help="images per training step (BatchNorm needs at least 2)")
     training.add_argument("--lr", type=_positive_float("a learning rate"), default=defaults.lr,
                           help="Adam learning rate of both networks")
@@ -699,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
                           default=defaults.beta1, help="Adam's first-moment decay")
     training.add_argument("--beta2", type=_positive_float("Adam's beta2", below_one=True),
                           default=defaults.beta2, help="Adam's second-moment decay")
-    training.add_argument("--seed", type=_integer_at_least(0, "a seed"), default=defaults.seed,
+    training.add_argument("--seed", type=integer_at_least(0, "a seed"), default=defaults.seed,
                           help="random seed for weights, batch order and noise")
     training.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                           help="where to train; auto picks CUDA, then MPS, then the CPU")
@@ -711,11 +713,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "1 minus this value (0.1 is a common choice)")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--z-dim", type=_integer_at_least(1, "a latent size"), default=defaults.z_dim,
+    model.add_argument("--z-dim", type=integer_at_least(1, "a latent size"), default=defaults.z_dim,
                        help="size of the latent vector z")
-    model.add_argument("--g-hidden", type=_integer_at_least(1, "a layer width"), nargs="+",
+    model.add_argument("--g-hidden", type=integer_at_least(1, "a layer width"), nargs="+",
                        default=list(defaults.g_hidden), help="generator hidden layer widths")
-    model.add_argument("--d-hidden", type=_integer_at_least(1, "a layer width"), nargs="+",
+    model.add_argument("--d-hidden", type=integer_at_least(1, "a layer width"), nargs="+",
                        default=list(defaults.d_hidden), help="discriminator hidden layer widths")
     model.add_argument("--dropout", type=_probability, default=defaults.dropout,
                        help="dropout probability in the discriminator")
@@ -730,9 +732,9 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument("--out-dir", type=Path, default=None,
                          help="run folder for samples, curves, CSV, summary and checkpoint "
                               "(default: runs/<dataset>-<date>-<time>; with --resume, the checkpoint's folder)")
-    outputs.add_argument("--sample-every", type=_integer_at_least(1, "a number of epochs"),
+    outputs.add_argument("--sample-every", type=integer_at_least(1, "a number of epochs"),
                          default=defaults.sample_every, help="epochs between sample grids")
-    outputs.add_argument("--num-samples", type=_integer_at_least(1, "a number of images"),
+    outputs.add_argument("--num-samples", type=integer_at_least(1, "a number of images"),
                          default=defaults.num_samples, help="images in the fixed-noise sample grid")
     outputs.add_argument("--resume", type=Path, default=None,
                          help="continue from this checkpoint.pt up to --epochs; the dataset, model and training "
