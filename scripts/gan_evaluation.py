@@ -47,7 +47,14 @@ from gan_data import (
 )
 from gan_models import IMAGE_SHAPE, Generator, sample_images
 from gan_outputs import atomic_write, images_to_uint8, save_figure, write_json
-from gan_train_script import CheckpointError, TrainConfig, integer_at_least, library_versions, read_checkpoint
+from gan_train_script import (
+    CheckpointError,
+    TrainConfig,
+    check_writable_folder,
+    integer_at_least,
+    library_versions,
+    read_checkpoint,
+)
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
@@ -1023,14 +1030,7 @@ def _check_folder_option(parser: argparse.ArgumentParser, option: str, folder: P
 
 def _check_writable(parser: argparse.ArgumentParser, out_dir: Path) -> None:
     _check_folder_option(parser, "--out-dir", out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        parser.error(f"argument --out-dir: cannot write to {out_dir} ({error.strerror}); "
-                     "choose a folder you can write to")
+    check_writable_folder(parser, out_dir)
 
 
 def _load_images_option(parser: argparse.ArgumentParser, path: Path) -> torch.Tensor:

@@ -756,7 +756,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     )
 
 
-def given_options(argv: list[str] | None) -> set[str]:
+def command_line_options(argv: list[str] | None) -> set[str]:
     """Return the destinations (TrainConfig field names) of the options given on the command line."""
     parser = build_parser()
     # With every default suppressed, the parsed namespace holds only what the command line set.
@@ -766,15 +766,15 @@ def given_options(argv: list[str] | None) -> set[str]:
     return set(vars(parser.parse_args(argv)))
 
 
-def config_for_resume(config: TrainConfig, checkpoint_config: dict, given: set[str]) -> TrainConfig:
+def config_for_resume(config: TrainConfig, checkpoint_config: dict, explicit_options: set[str]) -> TrainConfig:
     """Return ``config`` with the checkpoint's values for the settings that a resumed run shares with it.
 
-    Settings given on the command line (``given``) are kept, so that restore_train_state() can reject
+    Settings set on the command line (``explicit_options``) are kept, so that restore_train_state() can reject
     one that differs from the checkpoint.
     """
     saved = TrainConfig(**checkpoint_config)
     inherited = [name for name in ARCHITECTURE_FIELDS + TRAINING_FIELDS + ("sample_every", "num_samples")
-                 if name not in given]
+                 if name not in explicit_options]
     return dataclasses.replace(config, **{name: getattr(saved, name) for name in inherited})
 
 
@@ -791,6 +791,11 @@ def check_out_dir(parser: argparse.ArgumentParser, out_dir: Path, resuming: bool
     if (out_dir / CHECKPOINT_NAME).exists() and not (resuming or overwrite):
         parser.error(f"argument --out-dir: {out_dir} already holds a run ({CHECKPOINT_NAME}); "
                      "choose another folder, continue it with --resume, or pass --overwrite")
+    check_writable_folder(parser, out_dir)
+
+
+def check_writable_folder(parser: argparse.ArgumentParser, out_dir: Path) -> None:
+    """Create ``out_dir`` if needed and exit with status 2 unless a file can be written into it."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".write-test"
@@ -833,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --resume: checkpoint {args.resume} not found; pass the checkpoint.pt of a run")
     if args.resume is not None:
         try:
-            config = config_for_resume(config, read_checkpoint(args.resume)["config"], given_options(argv))
+            config = config_for_resume(config, read_checkpoint(args.resume)["config"], command_line_options(argv))
         except (CheckpointError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
