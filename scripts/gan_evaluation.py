@@ -180,9 +180,14 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return default_cache_dir()
 
 
-def classifier_path(dataset: str, cache_dir: str | os.PathLike | None = None) -> Path:
-    """Return the cache file of ``dataset``'s reference classifier: <cache>/classifiers/<dataset>-cnn.pt."""
-    return resolve_cache_dir(cache_dir) / "classifiers" / f"{dataset}-cnn.pt"
+def classifier_path(dataset: str, fingerprint: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Return the cache file of a reference classifier: <cache>/classifiers/<dataset>-<fingerprint>-cnn.pt.
+
+    ``fingerprint`` is data_fingerprint() of the training files. It is part of the name because one
+    checkout meets several copies of a dataset (the real files, the offline fallback, the tests' tiny
+    files), and each copy's classifier must survive a run on another.
+    """
+    return resolve_cache_dir(cache_dir) / "classifiers" / f"{dataset}-{fingerprint}-cnn.pt"
 
 
 def data_fingerprint(images: torch.Tensor, labels: torch.Tensor) -> str:
@@ -308,8 +313,8 @@ def load_or_train_classifier(dataset: str, train_set: ImageSet, test_set: ImageS
     is not used: the reason is logged and a new classifier replaces it. When the cache folder cannot be
     written, the classifier is still returned (with path None) and a warning is logged.
     """
-    path = classifier_path(dataset, cache_dir)
     fingerprint = data_fingerprint(train_set.images, train_set.labels)
+    path = classifier_path(dataset, fingerprint, cache_dir)
     if not retrain:
         try:
             model, payload = read_cached_classifier(path, dataset, fingerprint, settings)

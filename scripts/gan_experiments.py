@@ -9,8 +9,7 @@ metrics of gan_evaluation:
 * epoch callbacks for train(): class coverage and classifier Fréchet distance after every epoch
   (CoverageTracker), and the generator's gradient norm at every step (GradientNormRecorder);
 * sampling with seeded latent vectors, also for a conditional generator (generate_images);
-* paths through the latent space (interpolate_latents) and the classes read along them (read_path);
-* a classifier cache folder that never replaces a classifier made from other data files.
+* paths through the latent space (interpolate_latents) and the classes read along them (read_path).
 """
 
 from __future__ import annotations
@@ -24,52 +23,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from gan_data import load_images
 from gan_evaluation import (
-    ClassifierCacheError,
     ReferenceData,
     class_coverage,
-    classifier_path,
     classify,
-    data_fingerprint,
     frechet_distance,
     gaussian_statistics,
-    read_cached_classifier,
-    resolve_cache_dir,
 )
 from gan_models import Generator, sample_images
 from gan_train_script import GENERATOR_LOSSES, NUM_CLASSES, TrainConfig, TrainState, adversarial_loss, train
 
 INTERPOLATION_METHODS = ("linear", "spherical")
 DIVERSITY_IMAGES = 1000  # images compared pairwise by mean_pairwise_distance (1000 x 1000 distances)
-
-
-# ----------------------------------------------------------------------------------------------------
-# Reference classifier cache
-# ----------------------------------------------------------------------------------------------------
-
-def reference_cache_dir(dataset: str, data_dir: str | Path | None = None,
-                        cache_dir: str | Path | None = None) -> Path:
-    """Return a cache folder for gan_evaluation.prepare_reference() that keeps other data's classifiers.
-
-    gan_evaluation keeps one classifier file per dataset and replaces it when the data files differ, so
-    a run on the tests' tiny synthetic data would replace the classifier of the real data. This returns
-    the cache folder (``cache_dir``, else $GAN_CACHE_DIR, else cache/ in the checkout) unless its file
-    for ``dataset`` was trained on other files than those in ``data_dir``; then it returns the subfolder
-    ``data-<fingerprint>``, named after the files in ``data_dir``. A file that is missing, unreadable or
-    made with other training settings does not count as other data: prepare_reference() replaces it.
-    """
-    base = resolve_cache_dir(cache_dir)
-    path = classifier_path(dataset, base)
-    try:
-        _, payload = read_cached_classifier(path, dataset)
-    except ClassifierCacheError:
-        return base
-    train_set = load_images(dataset, data_dir, train=True)
-    fingerprint = data_fingerprint(train_set.images, train_set.labels)
-    if payload["data_fingerprint"] == fingerprint:
-        return base
-    return base / f"data-{fingerprint}"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from gan_evaluation import (
     class_coverage,
     classifier_accuracy,
     classifier_path,
+    data_fingerprint,
     evaluate_generator,
     frechet_distance,
     frechet_distance_of_features,
@@ -32,6 +33,7 @@ from gan_evaluation import (
 from gan_models import sample_images
 from gan_train_script import TrainConfig, train
 from matplotlib.figure import Figure
+from tiny_idx import write_tiny_dataset
 
 # Enough steps for the tiny bar images (320 training images), where the default settings give 6 steps.
 TINY_SETTINGS = ClassifierSettings(epochs=8, batch_size=32)
@@ -249,6 +251,10 @@ def tiny_splits(data_dir):
     return load_images("mnist", data_dir, train=True), load_images("mnist", data_dir, train=False)
 
 
+def fingerprint_of(image_set):
+    return data_fingerprint(image_set.images, image_set.labels)
+
+
 def test_classifier_training_deterministic(tiny_data_dir):
     train_set, _ = tiny_splits(tiny_data_dir)
     images = to_training_tensor(train_set.images)
@@ -280,7 +286,7 @@ def test_cached_classifier_reused(tiny_data_dir, tmp_path):
 
     assert not trained.from_cache
     assert cached.from_cache
-    assert cached.path == tmp_path / "classifiers" / "mnist-cnn.pt"
+    assert cached.path == tmp_path / "classifiers" / f"mnist-{fingerprint_of(train_set)}-cnn.pt"
     assert cached.test_accuracy == trained.test_accuracy
     for name, tensor in trained.model.state_dict().items():
         assert torch.equal(tensor, cached.model.state_dict()[name]), name
@@ -289,15 +295,36 @@ def test_cached_classifier_reused(tiny_data_dir, tmp_path):
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "from-env"))
 
-    assert classifier_path("fashion-mnist") == tmp_path / "from-env" / "classifiers" / "fashion-mnist-cnn.pt"
-    assert classifier_path("mnist", tmp_path / "argument") == tmp_path / "argument" / "classifiers" / "mnist-cnn.pt"
+    expected = tmp_path / "from-env" / "classifiers" / "fashion-mnist-0123456789abcdef-cnn.pt"
+    assert classifier_path("fashion-mnist", "0123456789abcdef") == expected
+    expected = tmp_path / "argument" / "classifiers" / "mnist-0123456789abcdef-cnn.pt"
+    assert classifier_path("mnist", "0123456789abcdef", tmp_path / "argument") == expected
+
+
+def test_classifiers_of_other_files_kept_apart(tiny_data_dir, tmp_path):
+    # The tests' tiny files and the real data share one cache folder in a checkout. A classifier
+    # trained on one copy of MNIST must not replace the classifier of another.
+    first = prepare_reference("mnist", tiny_data_dir, tmp_path, classifier_settings=TINY_SETTINGS)
+    original = first.classifier.path.read_bytes()
+    other_data = tmp_path / "other-data"
+    write_tiny_dataset(other_data, "MNIST", train_count=400, test_count=80)
+
+    other = prepare_reference("mnist", other_data, tmp_path, classifier_settings=TINY_SETTINGS)
+    again = prepare_reference("mnist", tiny_data_dir, tmp_path, classifier_settings=TINY_SETTINGS)
+
+    assert not other.classifier.from_cache
+    assert other.classifier.path != first.classifier.path
+    assert other.classifier.path.parent == first.classifier.path.parent
+    assert again.classifier.from_cache
+    assert again.classifier.path.read_bytes() == original
 
 
 def test_other_dataset_classifier_rejected(tiny_data_dir, tmp_path, caplog):
     train_set, test_set = tiny_splits(tiny_data_dir)
     load_or_train_classifier("mnist", train_set, test_set, tmp_path, settings=TINY_SETTINGS)
-    fashion_path = classifier_path("fashion-mnist", tmp_path)
-    fashion_path.write_bytes(classifier_path("mnist", tmp_path).read_bytes())
+    fingerprint = fingerprint_of(train_set)
+    fashion_path = classifier_path("fashion-mnist", fingerprint, tmp_path)
+    fashion_path.write_bytes(classifier_path("mnist", fingerprint, tmp_path).read_bytes())
 
     with pytest.raises(ClassifierCacheError, match="trained on 'mnist', not on 'fashion-mnist'"):
         read_cached_classifier(fashion_path, "fashion-mnist")
@@ -312,7 +339,7 @@ def test_other_dataset_classifier_rejected(tiny_data_dir, tmp_path, caplog):
 def test_corrupt_classifier_rejected(tiny_data_dir, tmp_path, caplog):
     train_set, test_set = tiny_splits(tiny_data_dir)
     load_or_train_classifier("mnist", train_set, test_set, tmp_path, settings=TINY_SETTINGS)
-    path = classifier_path("mnist", tmp_path)
+    path = classifier_path("mnist", fingerprint_of(train_set), tmp_path)
     path.write_bytes(path.read_bytes()[:3000])
 
     with pytest.raises(ClassifierCacheError, match="could not be read"):
@@ -327,12 +354,12 @@ def test_corrupt_classifier_rejected(tiny_data_dir, tmp_path, caplog):
 
 def test_classifier_from_other_files_rejected(tiny_data_dir, tmp_path):
     train_set, test_set = tiny_splits(tiny_data_dir)
-    load_or_train_classifier("mnist", train_set, test_set, tmp_path, settings=TINY_SETTINGS)
+    path = load_or_train_classifier("mnist", train_set, test_set, tmp_path, settings=TINY_SETTINGS).path
 
     with pytest.raises(ClassifierCacheError, match="other mnist files"):
-        read_cached_classifier(classifier_path("mnist", tmp_path), "mnist", fingerprint="0123456789abcdef")
+        read_cached_classifier(path, "mnist", fingerprint="0123456789abcdef")
     with pytest.raises(ClassifierCacheError, match="settings"):
-        read_cached_classifier(classifier_path("mnist", tmp_path), "mnist", settings=ClassifierSettings(epochs=99))
+        read_cached_classifier(path, "mnist", settings=ClassifierSettings(epochs=99))
 
 
 def test_foreign_file_rejected(tmp_path):
@@ -528,10 +555,11 @@ def test_cli_rejects_other_dataset(tiny_checkpoint, capsys):
 def test_real_mnist_classifier_and_baselines(shared_data_dir, tmp_path):
     # A classifier already cached in the checkout is copied, so that the test trains one only when
     # none fits (about 40 s on an idle 2-core CPU). A copy that does not fit is retrained as usual.
-    cached = classifier_path("mnist", gan_evaluation.default_cache_dir())
+    fingerprint = fingerprint_of(load_images("mnist", shared_data_dir, train=True))
+    cached = classifier_path("mnist", fingerprint, gan_evaluation.default_cache_dir())
     if cached.is_file():
-        classifier_path("mnist", tmp_path).parent.mkdir(parents=True)
-        shutil.copyfile(cached, classifier_path("mnist", tmp_path))
+        classifier_path("mnist", fingerprint, tmp_path).parent.mkdir(parents=True)
+        shutil.copyfile(cached, classifier_path("mnist", fingerprint, tmp_path))
 
     reference = prepare_reference("mnist", shared_data_dir, tmp_path)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from gan_data import load_images, to_training_tensor
-from gan_evaluation import ClassifierSettings, classifier_path, prepare_reference
+from gan_evaluation import ClassifierSettings, prepare_reference
 from gan_experiments import (
     CoverageTracker,
     GradientNormRecorder,
@@ -23,7 +23,6 @@ from gan_experiments import (
     measure_samples,
     probe_generator_loss,
     read_path,
-    reference_cache_dir,
     train_tracked,
     training_class_frequencies,
 )
@@ -37,7 +36,6 @@ from gan_train_script import (
     train,
     training_step,
 )
-from tiny_idx import write_tiny_dataset
 
 # The tiny bar images need more steps than the classifier's defaults give on 320 images.
 TINY_SETTINGS = ClassifierSettings(epochs=8, batch_size=32)
@@ -650,47 +648,6 @@ def test_read_path_distances_and_classes(tiny_reference, tiny_data_dir):
     assert reading.step_distances.shape == (4,)
     assert reading.step_distances[-1] == pytest.approx(28.0)  # sqrt(784) pixels changing by 1
     assert (reading.top_probability <= 1.0).all()
-
-
-# ---- Classifier cache ----
-
-def test_cache_dir_default_for_fitting_file(tiny_data_dir, tmp_path):
-    assert reference_cache_dir("mnist", tiny_data_dir, tmp_path) == tmp_path
-
-    prepare_reference("mnist", tiny_data_dir, tmp_path)
-
-    assert classifier_path("mnist", tmp_path).is_file()
-    assert reference_cache_dir("mnist", tiny_data_dir, tmp_path) == tmp_path
-
-
-def test_cache_dir_default_for_other_settings(tiny_data_dir, tmp_path):
-    # A classifier of the same files but other training settings is replaced, not kept aside.
-    prepare_reference("mnist", tiny_data_dir, tmp_path, classifier_settings=ClassifierSettings(epochs=1))
-
-    assert reference_cache_dir("mnist", tiny_data_dir, tmp_path) == tmp_path
-
-
-def test_cache_dir_default_for_corrupt_file(tiny_data_dir, tmp_path):
-    path = classifier_path("mnist", tmp_path)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"not a classifier")
-
-    assert reference_cache_dir("mnist", tiny_data_dir, tmp_path) == tmp_path
-
-
-def test_cache_dir_keeps_other_data_classifier(tiny_data_dir, tmp_path):
-    prepare_reference("mnist", tiny_data_dir, tmp_path)
-    original = classifier_path("mnist", tmp_path).read_bytes()
-    other_data = tmp_path / "other-data"
-    write_tiny_dataset(other_data, "MNIST", train_count=400, test_count=80)
-
-    chosen = reference_cache_dir("mnist", other_data, tmp_path)
-    prepare_reference("mnist", other_data, chosen)
-
-    assert chosen.parent == tmp_path
-    assert chosen.name.startswith("data-")
-    assert classifier_path("mnist", tmp_path).read_bytes() == original
-    assert classifier_path("mnist", chosen).is_file()
 
 
 # ---- Reporting ----
