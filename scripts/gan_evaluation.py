@@ -686,7 +686,8 @@ class ReferenceData:
 
     def frechet_references(self, num_samples: int, seed: int) -> dict[str, float]:
         """Return the Fréchet distance to the test images of ``num_samples`` training images (the floor)
-        and of as many uniform-noise images, drawn as baseline_images() draws them."""
+        and of as many uniform-noise images, drawn by baseline_images(), which may return fewer
+        training images."""
         key = (num_samples, seed)
         if key not in self._frechet_references:
             distances = {}
@@ -724,8 +725,12 @@ def prepare_reference(dataset: str = "mnist", data_dir: str | os.PathLike | None
     test_mean, test_covariance = gaussian_statistics(test_features)
     label_counts = np.bincount(test_set.labels.numpy(), minlength=NUM_CLASSES).astype(np.float64)
     # Goodfellow et al. took the Parzen validation images from the last 10,000 MNIST training images.
-    # A smaller training set (the tests' tiny data) uses its first images instead.
-    validation_start = max(0, len(train_images) - PARZEN_VALIDATION_HOLDOUT)
+    # A smaller training set (the offline MNIST copy, the tests' tiny data) holds out its last fifth, at
+    # most PARZEN_VALIDATION_SIZE images, so that the validation images never serve as samples.
+    if len(train_images) > PARZEN_VALIDATION_HOLDOUT + PARZEN_VALIDATION_SIZE:
+        validation_start = len(train_images) - PARZEN_VALIDATION_HOLDOUT
+    else:
+        validation_start = len(train_images) - min(PARZEN_VALIDATION_SIZE, len(train_images) // 5)
     return ReferenceData(
         dataset=dataset,
         train_images=train_images,
@@ -744,14 +749,19 @@ def baseline_images(reference: ReferenceData, kind: str, num_samples: int, seed:
     """Return ``num_samples`` images to score in place of a model's samples.
 
     "training-images": real training images drawn without replacement (seeded) from those before the
-    Parzen validation images, so the validation images are never among them.
+    Parzen validation images, so the validation images are never among them. A smaller training set
+    (the offline MNIST copy has 4,000 images) gives all of its images, with a warning.
     "uniform-noise": pixels drawn uniformly from [-1, 1].
     """
     rng = torch.Generator().manual_seed(seed)
     if kind == "training-images":
         pool = reference.validation_start or len(reference.train_images)
         if num_samples > pool:
-            raise ValueError(f"Only {pool} training images can serve as samples, {num_samples} were requested.")
+            # Fewer images bias the Fréchet distance upwards, so the warning gives the number used.
+            log.warning("Only %s training images can serve as samples, so %s are used instead of %s; "
+                        "fewer images give a slightly larger Fréchet distance.",
+                        f"{pool:,}", f"{pool:,}", f"{num_samples:,}")
+            num_samples = pool
         return reference.train_images[torch.randperm(pool, generator=rng)[:num_samples]]
     if kind == "uniform-noise":
         return torch.rand(num_samples, *IMAGE_SHAPE, generator=rng) * 2.0 - 1.0
@@ -1091,8 +1101,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             generator, checkpoint = load_generator(args.checkpoint)
         except CheckpointError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            parser.error(f"argument CHECKPOINT: {error}")
         trained_on = checkpoint["config"]["dataset"]
         if args.dataset is not None and args.dataset != trained_on:
             parser.error(f"argument --dataset: invalid choice {args.dataset!r} for this checkpoint, which was "
@@ -1116,9 +1125,11 @@ def main(argv: list[str] | None = None) -> int:
         reference = prepare_reference(dataset, args.data_dir, args.cache_dir, args.retrain_classifier,
                                       progress=log.info)
         prepare_seconds = time.perf_counter() - started
+        num_samples = args.num_samples
         if source is None:
-            source = baseline_images(reference, args.baseline, args.num_samples, args.seed)
-        result = evaluate_generator(source, dataset, num_samples=args.num_samples, seed=args.seed,
+            source = baseline_images(reference, args.baseline, num_samples, args.seed)
+            num_samples = len(source)  # fewer than requested when the training set is small
+        result = evaluate_generator(source, dataset, num_samples=num_samples, seed=args.seed,
                                     memorization_samples=args.memorization_samples, reference=reference,
                                     name=name, progress=log.info)
     except (DataNotFoundError, CorruptDataError, ValueError) as error:

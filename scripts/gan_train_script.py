@@ -396,8 +396,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
+        # Only the first sentence: for a foreign file torch goes on to suggest weights_only=False,
+        # which would run whatever code the file contains.
+        reason = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
         raise CheckpointError(
-            f"Checkpoint {path} could not be read ({type(error).__name__}: {str(error).splitlines()[0]}). "
+            f"Checkpoint {path} could not be read ({type(error).__name__}: {reason}). "
             "It may be truncated or not a checkpoint of this project; start a new run instead."
         ) from error
     expected = {"format", "config", "epoch", "generator", "discriminator", "optimizer_G", "optimizer_D", "rng"}
@@ -408,8 +411,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     return checkpoint
 
 
-def restore_train_state(checkpoint: dict, config: TrainConfig, device: torch.device) -> TrainState:
-    """Rebuild the training state from a checkpoint, rejecting one made for another dataset or architecture."""
+def check_resumable(checkpoint: dict, config: TrainConfig) -> None:
+    """Raise CheckpointError unless ``config`` has the checkpoint's dataset, architecture and training settings."""
     saved = TrainConfig(**checkpoint["config"])
     differences = [f"{name}: checkpoint {getattr(saved, name)!r}, requested {getattr(config, name)!r}"
                    for name in ARCHITECTURE_FIELDS + TRAINING_FIELDS
@@ -421,6 +424,10 @@ def restore_train_state(checkpoint: dict, config: TrainConfig, device: torch.dev
             + ". Pass the same --dataset and architecture and training options, or start a new run."
         )
 
+
+def restore_train_state(checkpoint: dict, config: TrainConfig, device: torch.device) -> TrainState:
+    """Rebuild the training state from a checkpoint, rejecting one made for another dataset or architecture."""
+    check_resumable(checkpoint, config)
     state = new_train_state(config, device)
     state.generator.load_state_dict(checkpoint["generator"])
     state.discriminator.load_state_dict(checkpoint["discriminator"])
@@ -838,10 +845,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --resume: checkpoint {args.resume} not found; pass the checkpoint.pt of a run")
     if args.resume is not None:
         try:
-            config = config_for_resume(config, read_checkpoint(args.resume)["config"], command_line_options(argv))
+            checkpoint = read_checkpoint(args.resume)
+            config = config_for_resume(config, checkpoint["config"], command_line_options(argv))
+            check_resumable(checkpoint, config)
         except (CheckpointError, ValueError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            parser.error(f"argument --resume: {error}")
     out_dir = args.out_dir or (args.resume.parent if args.resume else default_out_dir(config.dataset))
     check_out_dir(parser, out_dir, resuming=args.resume is not None, overwrite=args.overwrite)
 

@@ -23,12 +23,16 @@ def no_downloads(monkeypatch):
     def fail(*args, **kwargs):
         raise urllib.error.URLError("downloads are disabled in the tests (simulated offline machine)")
 
+    import gan_data
     import torchvision.datasets.mnist as tv_mnist
     import torchvision.datasets.utils as tv_utils
 
     monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fail)
     monkeypatch.setattr(tv_utils, "download_url", fail)
     monkeypatch.setattr(tv_utils, "download_and_extract_archive", fail)
+    # Each test starts as a new process would, with no download failure remembered.
+    monkeypatch.setattr(gan_data, "_failed_downloads", {})
+    monkeypatch.setattr(gan_data, "_announced_fallbacks", set())
 
 
 @pytest.fixture

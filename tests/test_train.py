@@ -224,6 +224,21 @@ def test_missing_resume_file_exits_2(tmp_path, capsys):
     assert "missing.pt" in capsys.readouterr().err
 
 
+def test_text_file_resume_exits_2(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a checkpoint\n")
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--resume", str(notes)])
+
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --resume: Checkpoint" in error
+    assert "notes.txt could not be read" in error
+    # torch's own message goes on to suggest weights_only=False, which must not reach the user.
+    assert "weights_only" not in error
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
 def test_unavailable_cuda_exits_2(capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -381,9 +396,10 @@ def test_cli_resume_rejects_given_other_setting(tiny_data_dir, tmp_path, capsys)
                  "--device", "cpu", "--z-dim", "8"]
     assert main([*arguments, "--epochs", "1"]) == 0
 
-    status = main([*arguments, "--epochs", "2", "--z-dim", "9", "--resume", str(tmp_path / "checkpoint.pt")])
+    with pytest.raises(SystemExit) as exit_info:
+        main([*arguments, "--epochs", "2", "--z-dim", "9", "--resume", str(tmp_path / "checkpoint.pt")])
 
-    assert status == 1
+    assert exit_info.value.code == 2
     assert "z_dim: checkpoint 8, requested 9" in capsys.readouterr().err
 
 
