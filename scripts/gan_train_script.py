@@ -401,7 +401,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         reason = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
         raise CheckpointError(
             f"Checkpoint {path} could not be read ({type(error).__name__}: {reason}). "
-            "It may be truncated or not a checkpoint of this project; start a new run instead."
+            "It may be truncated or not a checkpoint of this project; pass the checkpoint.pt of a run."
         ) from error
     expected = {"format", "config", "epoch", "generator", "discriminator", "optimizer_G", "optimizer_D", "rng"}
     if not isinstance(checkpoint, dict) or not expected <= set(checkpoint):
