@@ -758,9 +758,9 @@ def baseline_images(reference: ReferenceData, kind: str, num_samples: int, seed:
         pool = reference.validation_start or len(reference.train_images)
         if num_samples > pool:
             # Fewer images bias the Fréchet distance upwards, so the warning gives the number used.
-            log.warning("Only %s training images can serve as samples, so %s are used instead of %s; "
-                        "fewer images give a slightly larger Fréchet distance.",
-                        f"{pool:,}", f"{pool:,}", f"{num_samples:,}")
+            log.warning("Only %s training images can serve as samples (the other %s are the Parzen validation "
+                        "images), so %s are used instead of %s; fewer images give a slightly larger Fréchet distance.",
+                        f"{pool:,}", f"{len(reference.train_images) - pool:,}", f"{pool:,}", f"{num_samples:,}")
             num_samples = pool
         return reference.train_images[torch.randperm(pool, generator=rng)[:num_samples]]
     if kind == "uniform-noise":
