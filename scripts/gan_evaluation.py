@@ -749,8 +749,9 @@ def baseline_images(reference: ReferenceData, kind: str, num_samples: int, seed:
     """Return ``num_samples`` images to score in place of a model's samples.
 
     "training-images": real training images drawn without replacement (seeded) from those before the
-    Parzen validation images, so the validation images are never among them. A smaller training set
-    (the offline MNIST copy has 4,000 images) gives all of its images, with a warning.
+    Parzen validation images, so the validation images are never among them. When fewer than
+    ``num_samples`` images come before them (3,200 in the offline MNIST copy), all of those are
+    returned, with a warning.
     "uniform-noise": pixels drawn uniformly from [-1, 1].
     """
     rng = torch.Generator().manual_seed(seed)
