@@ -396,8 +396,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        # Only the first sentence: for a foreign file torch goes on to suggest weights_only=False,
-        # which would run whatever code the file contains.
+        # Keep only the first sentence, because for a foreign file torch goes on to suggest
+        # weights_only=False, which would run any code that the file contains.
         reason = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
         raise CheckpointError(
             f"Checkpoint {path} could not be read ({type(error).__name__}: {reason}). "
