@@ -42,22 +42,38 @@ def measure_matmul_rate(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best
 
 
-def tutorial_batches(data_dir, batch_size: int):
-    """Yield batches forever from the common tutorial pipeline: per-image ToTensor and Normalize."""
-    from torch.utils.data import DataLoader
+def tutorial_dataset(data_dir):
+    """Return torchvision's MNIST training split with the tutorial's per-image ToTensor and Normalize.
+
+    Raises SystemExit when torchvision finds no MNIST files. The offline copies that gan_data falls back
+    to are not in torchvision's layout, so the tutorial pipeline cannot read them.
+    """
     from torchvision import datasets, transforms
 
+    root = resolve_data_dir(data_dir)
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    dataset = datasets.MNIST(str(resolve_data_dir(data_dir)), train=True, download=False, transform=transform)
+    try:
+        return datasets.MNIST(str(root), train=True, download=False, transform=transform)
+    except RuntimeError as error:
+        raise SystemExit(
+            f"The tutorial pipeline (a) found no MNIST files in {root / 'MNIST' / 'raw'} ({error}). It reads "
+            "them through torchvision, which cannot use the offline copies. Run `make train` once with "
+            "network access to download MNIST there, or pass --data-dir with a folder that holds MNIST/raw."
+        ) from error
+
+
+def tutorial_batches(dataset, batch_size: int):
+    """Yield batches forever from the common tutorial pipeline: a shuffling DataLoader over ``dataset``."""
+    from torch.utils.data import DataLoader
+
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
     while True:
         for images, _ in loader:
             yield images
 
 
-def project_batches(data_dir, batch_size: int):
-    """Yield batches forever from this project's pipeline."""
-    data = to_training_tensor(load_images("mnist", data_dir).images)
+def project_batches(data: torch.Tensor, batch_size: int):
+    """Yield batches forever from this project's pipeline: a seeded permutation of one float tensor."""
     while True:
         yield from iterate_batches(data, batch_size)
 
@@ -117,11 +133,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     config = TrainConfig()
+    # load_images runs first because it downloads MNIST where it is missing, for the tutorial's dataset too.
+    project_data = to_training_tensor(load_images("mnist", args.data_dir).images)
+    tutorial_data = tutorial_dataset(args.data_dir)
+
     torch.manual_seed(0)
     pipelines = {
-        "(a)  tutorial: DataLoader + tutorial step": (tutorial_batches(args.data_dir, 64), TutorialStep(config)),
-        "(a') tutorial DataLoader + project step": (tutorial_batches(args.data_dir, 64), ProjectStep(config)),
-        "(b)  project: one tensor + project step": (project_batches(args.data_dir, 64), ProjectStep(config)),
+        "(a)  tutorial: DataLoader + tutorial step": (tutorial_batches(tutorial_data, 64), TutorialStep(config)),
+        "(a') tutorial DataLoader + project step": (tutorial_batches(tutorial_data, 64), ProjectStep(config)),
+        "(b)  project: one tensor + project step": (project_batches(project_data, 64), ProjectStep(config)),
     }
     project_batch = next(pipelines["(b)  project: one tensor + project step"][0])
     with FlopCounterMode(display=False) as counter:

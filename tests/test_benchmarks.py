@@ -53,3 +53,12 @@ def test_thread_phase_benchmark_rows(tiny_data_dir, capsys, restore_threads):
     for _, values in rows:
         assert len(values.split()) == 2
     assert torch.get_num_threads() == all_threads
+
+
+def test_tutorial_dataset_missing_files(tmp_path):
+    benchmark = load_script("benchmark_training_step")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.tutorial_dataset(tmp_path)
+    message = str(stop.value)
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert "--data-dir" in message
