@@ -24,7 +24,14 @@ import statistics
 import time
 
 import torch
-from gan_data import iterate_batches, load_images, resolve_data_dir, to_training_tensor
+from gan_data import (
+    CorruptDataError,
+    DataNotFoundError,
+    iterate_batches,
+    load_images,
+    resolve_data_dir,
+    to_training_tensor,
+)
 from gan_train_script import TrainConfig, build_models, new_train_state, training_step
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -56,9 +63,9 @@ def tutorial_dataset(data_dir):
         return datasets.MNIST(str(root), train=True, download=False, transform=transform)
     except RuntimeError as error:
         raise SystemExit(
-            f"The tutorial pipeline (a) found no MNIST files in {root / 'MNIST' / 'raw'} ({error}). It reads "
-            "them through torchvision, which cannot use the offline copies. Run `make train` once with "
-            "network access to download MNIST there, or pass --data-dir with a folder that holds MNIST/raw."
+            f"error: the tutorial pipeline (a) found no MNIST files in {root / 'MNIST' / 'raw'} ({error}). It "
+            "reads them through torchvision, which cannot use the offline copies. Run the benchmark once with "
+            "network access, which downloads MNIST there, or pass --data-dir with a folder that holds MNIST/raw."
         ) from error
 
 
@@ -134,7 +141,10 @@ def main(argv: list[str] | None = None) -> None:
 
     config = TrainConfig()
     # load_images runs first because it downloads MNIST where it is missing, for the tutorial's dataset too.
-    project_data = to_training_tensor(load_images("mnist", args.data_dir).images)
+    try:
+        project_data = to_training_tensor(load_images("mnist", args.data_dir).images)
+    except (DataNotFoundError, CorruptDataError) as error:
+        raise SystemExit(f"error: {error}") from error
     tutorial_data = tutorial_dataset(args.data_dir)
 
     torch.manual_seed(0)

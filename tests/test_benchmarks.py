@@ -62,3 +62,12 @@ def test_tutorial_dataset_missing_files(tmp_path):
     message = str(stop.value)
     assert str(tmp_path / "MNIST" / "raw") in message
     assert "--data-dir" in message
+
+
+def test_training_step_benchmark_no_data(tmp_path, no_offline_copies):
+    benchmark = load_script("benchmark_training_step")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--data-dir", str(tmp_path)])
+    message = str(stop.value)
+    assert message.startswith("error: MNIST")
+    assert str(tmp_path / "MNIST" / "raw") in message
