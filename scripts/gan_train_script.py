@@ -671,7 +671,8 @@ class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     and for help texts that already state the default in words."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or "default:" in (action.help or ""):
+        # Identity checks, because the seed's default 0 equals False.
+        if action.default is None or action.default is False or "default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -850,6 +851,10 @@ def main(argv: list[str] | None = None) -> int:
             check_resumable(checkpoint, config)
         except (CheckpointError, ValueError) as error:
             parser.error(f"argument --resume: {error}")
+        if config.epochs <= checkpoint["epoch"]:
+            parser.error(f"argument --epochs: invalid value {config.epochs}: the checkpoint has already trained "
+                         f"{checkpoint['epoch']} epochs, and --epochs counts them; pass more than "
+                         f"{checkpoint['epoch']} to train further")
     out_dir = args.out_dir or (args.resume.parent if args.resume else default_out_dir(config.dataset))
     check_out_dir(parser, out_dir, resuming=args.resume is not None, overwrite=args.overwrite)
 

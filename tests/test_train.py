@@ -403,6 +403,24 @@ def test_cli_resume_rejects_given_other_setting(tiny_data_dir, tmp_path, capsys)
     assert "z_dim: checkpoint 8, requested 9" in capsys.readouterr().err
 
 
+def test_cli_resume_without_epochs_left_exits_2(tiny_data_dir, tmp_path, capsys):
+    arguments = ["--data-dir", str(tiny_data_dir), "--out-dir", str(tmp_path), "--g-hidden", "16", "--d-hidden", "16",
+                 "--device", "cpu", "--z-dim", "8"]
+    assert main([*arguments, "--epochs", "2"]) == 0
+    checkpoint = tmp_path / "checkpoint.pt"
+    saved_bytes = checkpoint.read_bytes()
+
+    for epochs in ("2", "1"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*arguments, "--epochs", epochs, "--resume", str(checkpoint)])
+
+        assert exit_info.value.code == 2
+        message = capsys.readouterr().err
+        assert "--epochs" in message
+        assert "already trained 2 epochs" in message
+    assert checkpoint.read_bytes() == saved_bytes
+
+
 def test_checkpoint_without_variant_fields_resumes(tiny_data_dir, tmp_path):
     # Checkpoints written before the experiment options existed lack their fields; the defaults apply.
     train(small_config(), tiny_data_dir, tmp_path, device="cpu", progress=quiet)
@@ -507,6 +525,7 @@ def test_help_states_each_default_once(capsys):
     assert exit_info.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines; compare word by word
     assert "(default: 60)" in text  # --epochs
+    assert "noise (default: 0)" in text  # --seed, whose default 0 equals False
     assert "(default: None)" not in text
     assert "(default: False)" not in text
     assert "(default: all)" in text  # --subset states its default in words
