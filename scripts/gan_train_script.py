@@ -320,6 +320,9 @@ def load_training_set(config: TrainConfig, data_dir: str | os.PathLike | None,
     if config.class_counts is not None:
         images, labels = select_class_counts(images, labels, config.class_counts)
     elif config.subset is not None:
+        if config.subset > len(images):
+            log.warning("The subset of %s images is larger than the %s training images of %s, so all of them "
+                        "are used.", f"{config.subset:,}", f"{len(images):,}", image_set.source)
         images, labels = images[: config.subset], labels[: config.subset]
     return to_training_tensor(images).to(device), labels.to(device), image_set.source
 

@@ -1,5 +1,6 @@
 import csv
 import json
+import logging
 import math
 import os
 import subprocess
@@ -9,7 +10,7 @@ import gan_outputs
 import gan_train_script
 import pytest
 import torch
-from gan_train_script import CheckpointError, TrainConfig, main, read_checkpoint, train
+from gan_train_script import CheckpointError, TrainConfig, load_training_set, main, read_checkpoint, train
 
 OUTPUT_FILES = ("checkpoint.pt", "losses.csv", "samples.gif", "samples_final.png", "summary.json",
                 "training_curves.png", "samples/epoch_000.png", "samples/epoch_001.png")
@@ -401,6 +402,17 @@ def test_cli_resume_rejects_given_other_setting(tiny_data_dir, tmp_path, capsys)
 
     assert exit_info.value.code == 2
     assert "z_dim: checkpoint 8, requested 9" in capsys.readouterr().err
+
+
+def test_subset_larger_than_data_warns(tiny_data_dir, caplog):
+    config = small_config(subset=1_000)
+
+    with caplog.at_level(logging.WARNING, logger="gan_vignette"):
+        data, labels, _ = load_training_set(config, tiny_data_dir, torch.device("cpu"))
+
+    assert len(data) == 320
+    assert len(labels) == 320
+    assert "1,000 images is larger than the 320 training images" in caplog.text
 
 
 def test_cli_resume_without_epochs_left_exits_2(tiny_data_dir, tmp_path, capsys):
