@@ -45,14 +45,14 @@ def main(argv: list[str] | None = None) -> None:
         return (time.perf_counter() - started) / steps * 1e3
 
     block(20)  # warm up
-    seconds: dict[int, list[float]] = {1: [], all_threads: []}
+    milliseconds: dict[int, list[float]] = {1: [], all_threads: []}  # per step, one entry per block
     for _ in range(args.rounds):
-        for threads in seconds:
+        for threads in milliseconds:
             torch.set_num_threads(threads)
-            seconds[threads].append(block(args.steps))
+            milliseconds[threads].append(block(args.steps))
 
     print(f"{args.rounds} rounds of {args.steps} steps per thread count, in the order run (ms per step):")
-    for threads, values in seconds.items():
+    for threads, values in milliseconds.items():
         print(f"  {threads} thread{'s' if threads > 1 else ' '}: median {statistics.median(values):5.2f}  "
               f"{' '.join(f'{value:.1f}' for value in values)}")
 
