@@ -16,14 +16,16 @@ import time
 
 import torch
 from gan_data import iterate_batches, load_images, to_training_tensor
-from gan_train_script import TrainConfig, new_train_state, training_step
+from gan_train_script import TrainConfig, integer_at_least, new_train_state, training_step
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time the training step in blocks on one thread and on all.")
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: as gan-train)")
-    parser.add_argument("--rounds", type=int, default=20, help="pairs of blocks")
-    parser.add_argument("--steps", type=int, default=100, help="training steps per block")
+    parser.add_argument("--rounds", type=integer_at_least(1, "a number of rounds"), default=20,
+                        help="rounds, each one block on one thread and one on all threads")
+    parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
+                        help="training steps per block")
     args = parser.parse_args(argv)
 
     all_threads = torch.get_num_threads()

@@ -32,7 +32,7 @@ from gan_data import (
     resolve_data_dir,
     to_training_tensor,
 )
-from gan_train_script import TrainConfig, build_models, new_train_state, training_step
+from gan_train_script import TrainConfig, build_models, integer_at_least, new_train_state, training_step
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -135,8 +135,10 @@ def time_steps(batches, step, count: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time one GAN training step three ways, beside its FLOP bound.")
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: as gan-train)")
-    parser.add_argument("--rounds", type=int, default=7, help="alternating timing rounds")
-    parser.add_argument("--steps", type=int, default=100, help="training steps per pipeline and round")
+    parser.add_argument("--rounds", type=integer_at_least(1, "a number of rounds"), default=7,
+                        help="alternating timing rounds")
+    parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
+                        help="training steps per pipeline and round")
     args = parser.parse_args(argv)
 
     config = TrainConfig()

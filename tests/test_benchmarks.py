@@ -71,3 +71,16 @@ def test_training_step_benchmark_no_data(tmp_path, no_offline_copies):
     message = str(stop.value)
     assert message.startswith("error: MNIST")
     assert str(tmp_path / "MNIST" / "raw") in message
+
+
+@pytest.mark.parametrize("script", ["benchmark_training_step", "benchmark_thread_phases"])
+@pytest.mark.parametrize("option", ["--rounds", "--steps"])
+def test_benchmark_rejects_zero_count(script, option, capsys):
+    benchmark = load_script(script)
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main([option, "0"])
+
+    assert stop.value.code == 2
+    message = capsys.readouterr().err
+    assert option in message
+    assert "invalid value 0" in message
