@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup train test benchmark lint clean
+.PHONY: setup train test benchmark latency-probe lint clean
 
 setup: $(VENV)/.installed
 
@@ -22,9 +22,16 @@ test: setup
 benchmark: setup
 	$(BIN)/python scripts/benchmark_training_step.py $(ARGS)
 
+# A C program that benchmark_thread_phases.py can run between its blocks (--latency-probe); needs a C compiler.
+latency-probe: build/core_to_core_latency
+
+build/core_to_core_latency: scripts/core_to_core_latency.c
+	mkdir -p build
+	$(CC) -O2 -Wall -pthread -o $@ $<
+
 lint: setup
 	$(BIN)/python -m pip install -q ruff
 	$(BIN)/ruff check scripts tests conftest.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -5,18 +5,55 @@ time (docs/benchmarks.md). Alternating the thread count in one process separates
 If the host slows the whole machine, the one-thread blocks slow down too. If only the second thread
 stops helping, the one-thread blocks keep their time and the others fall to it.
 
-    python scripts/benchmark_thread_phases.py --data-dir DATA
+With --latency-probe the script also runs scripts/core_to_core_latency.c (built by `make latency-probe`)
+just before and just after each block on all threads. The probe measures how long a cache line takes to
+travel between two CPUs and back, which shows whether the host has placed the virtual machine's two
+CPUs on cores that share a cache.
+
+    python scripts/benchmark_thread_phases.py --data-dir DATA [--latency-probe build/core_to_core_latency]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import time
 
 import torch
 from gan_data import iterate_batches, load_images, to_training_tensor
 from gan_train_script import TrainConfig, integer_at_least, new_train_state, training_step
+
+PROBE_ROUND_TRIPS = 50_000  # 2.5 to 24 ms per probe at the 50 to 475 ns round trips in docs/benchmarks.md
+
+
+def probe_cpus() -> tuple[int, int]:
+    """Return the first two CPUs that this process may run on, for the latency probe."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) < 2:
+        raise SystemExit("error: --latency-probe needs a Linux machine with at least two CPUs available to "
+                         f"this process; found {len(cpus)}. Run without --latency-probe.")
+    return cpus[0], cpus[1]
+
+
+def measure_round_trip(program: str, cpus: tuple[int, int]) -> float:
+    """Run the latency probe between two CPUs and return its mean round trip in nanoseconds.
+
+    Raises SystemExit when the program cannot be started, fails or prints no number.
+    """
+    command = [program, str(cpus[0]), str(cpus[1]), str(PROBE_ROUND_TRIPS)]
+    try:
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise SystemExit(f"error: the latency probe {program} could not run: {error}. Build it with "
+                         "'make latency-probe' and pass --latency-probe build/core_to_core_latency.") from error
+    try:
+        if finished.returncode != 0:
+            raise ValueError(finished.stderr.strip() or f"exit status {finished.returncode}")
+        return float(finished.stdout)
+    except ValueError as error:
+        raise SystemExit(f"error: the latency probe {program} failed: {error}") from error
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="rounds, each one block on one thread and one on all threads")
     parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
                         help="training steps per block")
+    parser.add_argument("--latency-probe", metavar="PROGRAM", default=None,
+                        help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
+                             "after each block on all threads (default: no probe)")
     args = parser.parse_args(argv)
+    cpus = probe_cpus() if args.latency_probe else None
 
     all_threads = torch.get_num_threads()
     torch.manual_seed(0)
@@ -48,15 +89,41 @@ def main(argv: list[str] | None = None) -> None:
 
     block(20)  # warm up
     milliseconds: dict[int, list[float]] = {1: [], all_threads: []}  # per step, one entry per block
+    round_trips: list[float] = []  # ns, the larger of the probes before and after each block on all threads
     for _ in range(args.rounds):
         for threads in milliseconds:
             torch.set_num_threads(threads)
-            milliseconds[threads].append(block(args.steps))
+            if cpus and threads == all_threads:
+                before = measure_round_trip(args.latency_probe, cpus)
+                milliseconds[threads].append(block(args.steps))
+                round_trips.append(max(before, measure_round_trip(args.latency_probe, cpus)))
+            else:
+                milliseconds[threads].append(block(args.steps))
+    torch.set_num_threads(all_threads)
 
     print(f"{args.rounds} rounds of {args.steps} steps per thread count, in the order run (ms per step):")
     for threads, values in milliseconds.items():
         print(f"  {threads} thread{'s' if threads > 1 else ' '}: median {statistics.median(values):5.2f}  "
               f"{' '.join(f'{value:.1f}' for value in values)}")
+    if round_trips:
+        print_round_trips(round_trips, milliseconds[all_threads], cpus, all_threads)
+
+
+def print_round_trips(round_trips: list[float], milliseconds: list[float], cpus: tuple[int, int],
+                      threads: int) -> None:
+    """Print the probe's round trip beside each block on all threads, and those blocks' times grouped by it.
+
+    Round trips under 3 times the run's fastest count as short. On machine 4 of docs/benchmarks.md they
+    took 49 to 115 ns while its two CPUs shared a cache and 300 to 475 ns while they did not.
+    """
+    print(f"  round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after each "
+          f"{threads}-thread block (ns): {' '.join(f'{value:.0f}' for value in round_trips)}")
+    limit = 3 * min(round_trips)
+    short = [value for value, trip in zip(milliseconds, round_trips) if trip < limit]
+    long = [value for value, trip in zip(milliseconds, round_trips) if trip >= limit]
+    for label, values in ((f"under {limit:.0f} ns (3 times the fastest)", short), (f"{limit:.0f} ns or more", long)):
+        summary = f"median {statistics.median(values):.2f} ms/step" if values else "none"
+        print(f"  {threads}-thread blocks with round trips {label}: {len(values)}, {summary}")
 
 
 if __name__ == "__main__":

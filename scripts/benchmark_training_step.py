@@ -13,7 +13,10 @@ All use the vignette's architecture and batch size 64. A shared machine's speed 
 second, so the pipelines and the matrix-multiply rate are measured in alternating rounds and each
 ratio is the median of its per-round ratios.
 
-    python scripts/benchmark_training_step.py --data-dir DATA
+With --latency-probe, the program built from scripts/core_to_core_latency.c runs just before and just
+after each round's timing of (b), and the per-round line shows its round trip between two CPUs.
+
+    python scripts/benchmark_training_step.py --data-dir DATA [--latency-probe build/core_to_core_latency]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import statistics
 import time
 
 import torch
+from benchmark_thread_phases import measure_round_trip, probe_cpus
 from gan_data import (
     CorruptDataError,
     DataNotFoundError,
@@ -139,7 +143,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="alternating timing rounds")
     parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
                         help="training steps per pipeline and round")
+    parser.add_argument("--latency-probe", metavar="PROGRAM", default=None,
+                        help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
+                             "after each round's timing of (b) (default: no probe)")
     args = parser.parse_args(argv)
+    cpus = probe_cpus() if args.latency_probe else None
 
     config = TrainConfig()
     # load_images runs first because it downloads MNIST where it is missing, for the tutorial's dataset too.
@@ -162,14 +170,20 @@ def main(argv: list[str] | None = None) -> None:
 
     for batches, step in pipelines.values():  # warm up allocators, caches and the DataLoader
         time_steps(batches, step, 20)
+    names = list(pipelines)
     seconds: dict[str, list[float]] = {name: [] for name in pipelines}
     bounds: list[float] = []
+    round_trips: list[float] = []  # ns, the larger of the probes before and after each round's (b)
     for _ in range(args.rounds):
         for name, (batches, step) in pipelines.items():
-            seconds[name].append(time_steps(batches, step, args.steps))
+            if cpus and name == names[2]:
+                before = measure_round_trip(args.latency_probe, cpus)
+                seconds[name].append(time_steps(batches, step, args.steps))
+                round_trips.append(max(before, measure_round_trip(args.latency_probe, cpus)))
+            else:
+                seconds[name].append(time_steps(batches, step, args.steps))
         bounds.append(flops / measure_matmul_rate())
 
-    names = list(pipelines)
     tutorial, project = seconds[names[0]], seconds[names[2]]
     print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}")
@@ -188,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     # time (docs/benchmarks.md), so the rounds show whether one run saw both.
     print(f"per round: (b) ms/step {' '.join(f'{value * 1e3:.1f}' for value in project)}; "
           f"(b)/(a) {' '.join(f'{value:.2f}' for value in ratios_a)}")
+    if round_trips:
+        print(f"per round: round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after (b) (ns): "
+              f"{' '.join(f'{value:.0f}' for value in round_trips)}")
     print(f"median per-round ratios: (b)/(a) = {statistics.median(ratios_a):.2f}, "
           f"(b)/(c) = {statistics.median(ratios_c):.2f}")
 

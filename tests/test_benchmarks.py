@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,20 @@ def load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def latency_probe(tmp_path_factory) -> Path:
+    """Compile scripts/core_to_core_latency.c; skip where no C compiler or fewer than two CPUs are available."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler (cc or gcc) to build scripts/core_to_core_latency.c")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the latency probe needs two CPUs")
+    program = tmp_path_factory.mktemp("probe") / "core_to_core_latency"
+    subprocess.run([compiler, "-O2", "-pthread", "-o", str(program), str(SCRIPTS_DIR / "core_to_core_latency.c")],
+                   check=True)
+    return program
 
 
 @pytest.fixture
@@ -41,6 +58,18 @@ def test_training_step_benchmark_rows(tiny_data_dir, capsys):
     assert re.search(r"median per-round ratios: \(b\)/\(a\) = \d\.\d\d, \(b\)/\(c\) = \d+\.\d\d", output)
 
 
+def test_training_step_benchmark_probe(tiny_data_dir, latency_probe, capsys):
+    benchmark = load_script("benchmark_training_step")
+    benchmark.main(["--data-dir", str(tiny_data_dir), "--rounds", "2", "--steps", "2",
+                    "--latency-probe", str(latency_probe)])
+    output = capsys.readouterr().out
+
+    round_trips = re.search(r"per round: round trip between CPUs \d+ and \d+, .* \(ns\): ([\d ]+)\n", output)
+    assert round_trips is not None
+    assert len(round_trips.group(1).split()) == 2
+    assert "median per-round ratios" in output
+
+
 def test_thread_phase_benchmark_rows(tiny_data_dir, capsys, restore_threads):
     all_threads = torch.get_num_threads()
     benchmark = load_script("benchmark_thread_phases")
@@ -53,6 +82,53 @@ def test_thread_phase_benchmark_rows(tiny_data_dir, capsys, restore_threads):
     for _, values in rows:
         assert len(values.split()) == 2
     assert torch.get_num_threads() == all_threads
+
+
+def test_thread_phases_with_latency_probe(tiny_data_dir, latency_probe, capsys, restore_threads):
+    all_threads = torch.get_num_threads()
+    benchmark = load_script("benchmark_thread_phases")
+    benchmark.main(["--data-dir", str(tiny_data_dir), "--rounds", "3", "--steps", "2",
+                    "--latency-probe", str(latency_probe)])
+    output = capsys.readouterr().out
+
+    round_trips = re.search(rf"the larger before and after each {all_threads}-thread block \(ns\): ([\d ]+)\n", output)
+    assert round_trips is not None
+    values = [int(value) for value in round_trips.group(1).split()]
+    assert len(values) == 3
+    assert all(value > 0 for value in values)
+    groups = re.findall(rf"{all_threads}-thread blocks with round trips .*: (\d+), ", output)
+    assert len(groups) == 2
+    assert sum(map(int, groups)) == 3
+    # The fastest round trip is always under 3 times itself, so the first group is never empty.
+    assert int(groups[0]) >= 1
+
+
+def test_latency_probe_missing_program(tmp_path):
+    benchmark = load_script("benchmark_thread_phases")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.measure_round_trip(str(tmp_path / "missing"), (0, 1))
+    message = str(stop.value)
+    assert str(tmp_path / "missing") in message
+    assert "make latency-probe" in message
+
+
+def test_latency_probe_failure_message(latency_probe):
+    benchmark = load_script("benchmark_thread_phases")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.measure_round_trip(str(latency_probe), (0, 0))
+    assert "must be two different CPUs, got 0 and 0" in str(stop.value)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["1", "1"], "CPU_A and CPU_B must be two different CPUs, got 1 and 1"),
+    (["x", "1"], "invalid CPU_A 'x'"),
+    (["0", "1", "0"], "invalid ROUND_TRIPS '0'"),
+    (["0"], "usage:"),
+])
+def test_latency_probe_rejects_arguments(latency_probe, arguments, message):
+    finished = subprocess.run([str(latency_probe), *arguments], capture_output=True, text=True, check=False)
+    assert finished.returncode == 2
+    assert message in finished.stderr
 
 
 def test_tutorial_dataset_missing_files(tmp_path):
