@@ -10,6 +10,8 @@
  * With --latency-probe, benchmark_thread_phases.py and benchmark_training_step.py run it between their
  * timed blocks.
  *
+ * It needs Linux, for pthread_setaffinity_np.
+ *
  *     make latency-probe        # builds build/core_to_core_latency
  *     build/core_to_core_latency [CPU_A CPU_B [ROUND_TRIPS]]    # defaults: 0 1 200000
  */
