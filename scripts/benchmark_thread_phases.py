@@ -20,12 +20,19 @@ import os
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from gan_data import iterate_batches, load_images, to_training_tensor
 from gan_train_script import TrainConfig, integer_at_least, new_train_state, training_step
 
-PROBE_ROUND_TRIPS = 50_000  # 2.5 to 24 ms per probe at the 50 to 475 ns round trips in docs/benchmarks.md
+PROBE_ROUND_TRIPS = 50_000  # 2.5 to 24 ms per probe at the 49 to 473 ns round trips in docs/benchmarks.md
+
+
+def plural(count: int, noun: str) -> str:
+    """Return "1 round" or "3 rounds": the count and the noun, with an s unless the count is 1."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def probe_cpus() -> tuple[int, int]:
@@ -37,37 +44,57 @@ def probe_cpus() -> tuple[int, int]:
     return cpus[0], cpus[1]
 
 
-def measure_round_trip(program: str, cpus: tuple[int, int]) -> float:
-    """Run the latency probe between two CPUs and return its mean round trip in nanoseconds.
+@dataclass(frozen=True)
+class LatencyProbe:
+    """The program built from scripts/core_to_core_latency.c, run between two CPUs of this process."""
 
-    Raises SystemExit when the program cannot be started, fails or prints no number.
-    """
-    command = [program, str(cpus[0]), str(cpus[1]), str(PROBE_ROUND_TRIPS)]
-    try:
-        finished = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise SystemExit(f"error: the latency probe {program} could not run: {error}. Build it with "
-                         "'make latency-probe' and pass --latency-probe build/core_to_core_latency.") from error
-    try:
+    program: str
+    cpus: tuple[int, int]
+
+    @classmethod
+    def start(cls, program: str) -> LatencyProbe:
+        """Pick the CPUs and run ``program`` once, so that a wrong program stops the script before any timing.
+
+        Raises SystemExit when the program cannot run, fails or prints no round trip.
+        """
+        path = Path(program)
+        # subprocess looks a name without a slash up on PATH, but a file in the working folder is meant here.
+        probe = cls(str(path.absolute()) if path.is_file() else program, probe_cpus())
+        probe.round_trip()
+        return probe
+
+    def round_trip(self) -> float:
+        """Run the probe and return its mean round trip in nanoseconds; raise SystemExit if it fails."""
+        command = [self.program, str(self.cpus[0]), str(self.cpus[1]), str(PROBE_ROUND_TRIPS)]
+        build_hint = "Build the probe with 'make latency-probe' and pass --latency-probe build/core_to_core_latency."
+        try:
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SystemExit(f"error: the latency probe {self.program} could not run ({error}). "
+                             f"{build_hint}") from error
         if finished.returncode != 0:
-            raise ValueError(finished.stderr.strip() or f"exit status {finished.returncode}")
-        return float(finished.stdout)
-    except ValueError as error:
-        raise SystemExit(f"error: the latency probe {program} failed: {error}") from error
+            message = finished.stderr.strip() or "no message"
+            raise SystemExit(f"error: the latency probe {self.program} failed with exit status "
+                             f"{finished.returncode} ({message}). {build_hint}")
+        try:
+            return float(finished.stdout)
+        except ValueError:
+            raise SystemExit(f"error: the latency probe {self.program} printed {finished.stdout.strip()!r} where a "
+                             f"round trip in nanoseconds was expected. {build_hint}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time the training step in blocks on one thread and on all.")
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: as gan-train)")
     parser.add_argument("--rounds", type=integer_at_least(1, "a number of rounds"), default=20,
-                        help="rounds, each one block on one thread and one on all threads")
+                        help="rounds, each one block on one thread and one on all threads (default: 20)")
     parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
-                        help="training steps per block")
+                        help="training steps per block (default: 100)")
     parser.add_argument("--latency-probe", metavar="PROGRAM", default=None,
                         help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
                              "after each block on all threads (default: no probe)")
     args = parser.parse_args(argv)
-    cpus = probe_cpus() if args.latency_probe else None
+    probe = LatencyProbe.start(args.latency_probe) if args.latency_probe else None
 
     all_threads = torch.get_num_threads()
     torch.manual_seed(0)
@@ -93,20 +120,21 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.rounds):
         for threads in milliseconds:
             torch.set_num_threads(threads)
-            if cpus and threads == all_threads:
-                before = measure_round_trip(args.latency_probe, cpus)
+            if probe and threads == all_threads:
+                before = probe.round_trip()
                 milliseconds[threads].append(block(args.steps))
-                round_trips.append(max(before, measure_round_trip(args.latency_probe, cpus)))
+                round_trips.append(max(before, probe.round_trip()))
             else:
                 milliseconds[threads].append(block(args.steps))
     torch.set_num_threads(all_threads)
 
-    print(f"{args.rounds} rounds of {args.steps} steps per thread count, in the order run (ms per step):")
+    print(f"{plural(args.rounds, 'round')} of {plural(args.steps, 'step')} per thread count, in the order run "
+          "(ms per step):")
     for threads, values in milliseconds.items():
         print(f"  {threads} thread{'s' if threads > 1 else ' '}: median {statistics.median(values):5.2f}  "
               f"{' '.join(f'{value:.1f}' for value in values)}")
     if round_trips:
-        print_round_trips(round_trips, milliseconds[all_threads], cpus, all_threads)
+        print_round_trips(round_trips, milliseconds[all_threads], probe.cpus, all_threads)
 
 
 def print_round_trips(round_trips: list[float], milliseconds: list[float], cpus: tuple[int, int],
@@ -114,7 +142,7 @@ def print_round_trips(round_trips: list[float], milliseconds: list[float], cpus:
     """Print the probe's round trip beside each block on all threads, and those blocks' times grouped by it.
 
     Round trips under 3 times the run's fastest count as short. On machine 4 of docs/benchmarks.md they
-    took 49 to 115 ns while its two CPUs shared a cache and 300 to 475 ns while they did not.
+    took either 49 to 77 ns or 374 to 473 ns, and the two-thread step was slow at the longer times.
     """
     print(f"  round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after each "
           f"{threads}-thread block (ns): {' '.join(f'{value:.0f}' for value in round_trips)}")

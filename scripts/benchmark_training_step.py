@@ -27,7 +27,7 @@ import statistics
 import time
 
 import torch
-from benchmark_thread_phases import measure_round_trip, probe_cpus
+from benchmark_thread_phases import LatencyProbe, plural
 from gan_data import (
     CorruptDataError,
     DataNotFoundError,
@@ -140,14 +140,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time one GAN training step three ways, beside its FLOP bound.")
     parser.add_argument("--data-dir", default=None, help="folder holding MNIST/raw (default: as gan-train)")
     parser.add_argument("--rounds", type=integer_at_least(1, "a number of rounds"), default=7,
-                        help="alternating timing rounds")
+                        help="alternating timing rounds (default: 7)")
     parser.add_argument("--steps", type=integer_at_least(1, "a number of steps"), default=100,
-                        help="training steps per pipeline and round")
+                        help="training steps per pipeline and round (default: 100)")
     parser.add_argument("--latency-probe", metavar="PROGRAM", default=None,
                         help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
                              "after each round's timing of (b) (default: no probe)")
     args = parser.parse_args(argv)
-    cpus = probe_cpus() if args.latency_probe else None
+    probe = LatencyProbe.start(args.latency_probe) if args.latency_probe else None
 
     config = TrainConfig()
     # load_images runs first because it downloads MNIST where it is missing, for the tutorial's dataset too.
@@ -176,22 +176,24 @@ def main(argv: list[str] | None = None) -> None:
     round_trips: list[float] = []  # ns, the larger of the probes before and after each round's (b)
     for _ in range(args.rounds):
         for name, (batches, step) in pipelines.items():
-            if cpus and name == names[2]:
-                before = measure_round_trip(args.latency_probe, cpus)
+            if probe and name == names[2]:
+                before = probe.round_trip()
                 seconds[name].append(time_steps(batches, step, args.steps))
-                round_trips.append(max(before, measure_round_trip(args.latency_probe, cpus)))
+                round_trips.append(max(before, probe.round_trip()))
             else:
                 seconds[name].append(time_steps(batches, step, args.steps))
         bounds.append(flops / measure_matmul_rate())
 
     tutorial, project = seconds[names[0]], seconds[names[2]]
-    print(f"machine: {platform.machine()} {platform.processor()}, {torch.get_num_threads()} torch threads, "
+    machine = " ".join(part for part in (platform.machine(), platform.processor()) if part)
+    print(f"machine: {machine}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}")
     print(f"model: generator {config.z_dim}-{'-'.join(map(str, config.g_hidden))}-784, "
           f"discriminator 784-{'-'.join(map(str, config.d_hidden))}-1, batch {config.batch_size}")
     print(f"one step of (b): {flops / 1e6:.0f} MFLOP; matrix-multiply rate, median of rounds: "
           f"{flops / statistics.median(bounds) / 1e9:.0f} GFLOP/s")
-    print(f"{args.rounds} rounds of {args.steps} steps per pipeline; median (fastest-slowest round):")
+    print(f"{plural(args.rounds, 'round')} of {plural(args.steps, 'step')} per pipeline; "
+          "median (fastest-slowest round):")
     for name in names + ["(c)  bound: FLOPs / matrix-multiply rate"]:
         values = seconds.get(name, bounds)
         print(f"  {name:<44} {statistics.median(values) * 1e3:6.2f} ms/step  "
@@ -203,8 +205,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"per round: (b) ms/step {' '.join(f'{value * 1e3:.1f}' for value in project)}; "
           f"(b)/(a) {' '.join(f'{value:.2f}' for value in ratios_a)}")
     if round_trips:
-        print(f"per round: round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after (b) (ns): "
-              f"{' '.join(f'{value:.0f}' for value in round_trips)}")
+        print(f"per round: round trip between CPUs {probe.cpus[0]} and {probe.cpus[1]}, the larger before and "
+              f"after (b) (ns): {' '.join(f'{value:.0f}' for value in round_trips)}")
     print(f"median per-round ratios: (b)/(a) = {statistics.median(ratios_a):.2f}, "
           f"(b)/(c) = {statistics.median(ratios_c):.2f}")
 

@@ -4,7 +4,7 @@
  * Two threads, each pinned to one CPU, pass a flag back and forth: the first sets it to 1 and spins
  * until it reads 0, the second spins until it reads 1 and writes 0. Each round trip moves the flag's
  * cache line from one core's cache to the other's twice. The program prints the mean round trip in
- * nanoseconds. On machine 4 of docs/benchmarks.md it took either about 50 ns or 300 to 475 ns, and the
+ * nanoseconds. On machine 4 of docs/benchmarks.md it took either 49 to 77 ns or 374 to 473 ns, and the
  * two-thread training step was slow while it took the longer times.
  *
  * With --latency-probe, benchmark_thread_phases.py and benchmark_training_step.py run it between their
@@ -26,6 +26,10 @@
 #include <time.h>
 
 #define WARM_UP_ROUND_TRIPS 1000
+#define USAGE                                                                                         \
+    "usage: %s [CPU_A CPU_B [ROUND_TRIPS]]\n"                                                         \
+    "Print the mean round trip of a cache line between CPU_A and CPU_B, in nanoseconds.\n"            \
+    "Defaults: CPUs 0 and 1, 200000 round trips.\n"
 
 /* The flag sits alone in its 64-byte cache line, so nothing else travels with it. */
 static _Alignas(64) atomic_int flag;
@@ -79,16 +83,24 @@ int main(int argc, char **argv)
 {
     long cpu_a = 0, cpu_b = 1;
     round_trips = 200000;
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf(USAGE, argv[0]);
+        return 0;
+    }
     if (argc != 1 && argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s [CPU_A CPU_B [ROUND_TRIPS]]\n", argv[0]);
+        fprintf(stderr, USAGE, argv[0]);
         return 2;
     }
     if (argc >= 3 && (parse_number(argv[1], "CPU_A", 0, &cpu_a) || parse_number(argv[2], "CPU_B", 0, &cpu_b)))
         return 2;
     if (argc == 4 && parse_number(argv[3], "ROUND_TRIPS", 1, &round_trips))
         return 2;
-    if (cpu_a == cpu_b || cpu_a >= CPU_SETSIZE || cpu_b >= CPU_SETSIZE) {
-        fprintf(stderr, "error: CPU_A and CPU_B must be two different CPUs, got %ld and %ld\n", cpu_a, cpu_b);
+    if (cpu_a == cpu_b) {
+        fprintf(stderr, "error: CPU_A and CPU_B must be two different CPUs, got %ld twice\n", cpu_a);
+        return 2;
+    }
+    if (cpu_a >= CPU_SETSIZE || cpu_b >= CPU_SETSIZE) {
+        fprintf(stderr, "error: CPU numbers must be below %d, got %ld and %ld\n", CPU_SETSIZE, cpu_a, cpu_b);
         return 2;
     }
 

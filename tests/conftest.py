@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 from pathlib import Path
 
 import pytest
-from tiny_idx import IDX_NAMES, write_tiny_dataset
+from tiny_idx import contains_real_data, write_tiny_dataset
 
 SHARED_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def shared_data_available() -> bool:
-    return all((SHARED_DATA_DIR / folder / "raw" / name).is_file()
-               for folder in ("MNIST", "FashionMNIST") for name in IDX_NAMES)
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +52,13 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shared_data_dir() -> Path:
-    """The real MNIST and Fashion-MNIST beside the checkout; the test is skipped when they are not there."""
-    if not shared_data_available():
-        pytest.skip(f"real data not found in {SHARED_DATA_DIR}")
-    return SHARED_DATA_DIR
+def real_data_dir() -> Path:
+    """The folder with the real MNIST and Fashion-MNIST: $GAN_DATA_DIR when it contains them, else ../shared/data.
+
+    The test is skipped when neither contains them.
+    """
+    candidates = [Path(os.environ["GAN_DATA_DIR"])] if os.environ.get("GAN_DATA_DIR") else []
+    for root in [*candidates, SHARED_DATA_DIR]:
+        if contains_real_data(root):
+            return root
+    pytest.skip(f"real data not found in $GAN_DATA_DIR or {SHARED_DATA_DIR}")

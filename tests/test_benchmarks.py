@@ -106,7 +106,7 @@ def test_thread_phases_with_latency_probe(tiny_data_dir, latency_probe, capsys, 
 def test_latency_probe_missing_program(tmp_path):
     benchmark = load_script("benchmark_thread_phases")
     with pytest.raises(SystemExit) as stop:
-        benchmark.measure_round_trip(str(tmp_path / "missing"), (0, 1))
+        benchmark.LatencyProbe(str(tmp_path / "missing"), (0, 1)).round_trip()
     message = str(stop.value)
     assert str(tmp_path / "missing") in message
     assert "make latency-probe" in message
@@ -115,12 +115,45 @@ def test_latency_probe_missing_program(tmp_path):
 def test_latency_probe_failure_message(latency_probe):
     benchmark = load_script("benchmark_thread_phases")
     with pytest.raises(SystemExit) as stop:
-        benchmark.measure_round_trip(str(latency_probe), (0, 0))
-    assert "must be two different CPUs, got 0 and 0" in str(stop.value)
+        benchmark.LatencyProbe(str(latency_probe), (0, 0)).round_trip()
+    message = str(stop.value)
+    assert "failed with exit status 2" in message
+    assert "must be two different CPUs, got 0 twice" in message
+
+
+def test_latency_probe_without_number(tmp_path):
+    silent = tmp_path / "silent"
+    silent.write_text("#!/bin/sh\necho hello\n")
+    silent.chmod(0o755)
+    benchmark = load_script("benchmark_thread_phases")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.LatencyProbe(str(silent), (0, 1)).round_trip()
+    message = str(stop.value)
+    assert "printed 'hello' where a round trip in nanoseconds was expected" in message
+    assert "make latency-probe" in message
+
+
+@pytest.mark.parametrize("script", ["benchmark_training_step", "benchmark_thread_phases"])
+def test_wrong_probe_stops_before_data(script, tmp_path, no_offline_copies):
+    # The data folder is empty, so a script that loaded the data first would stop with a data error instead.
+    benchmark = load_script(script)
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--data-dir", str(tmp_path), "--latency-probe", str(tmp_path / "missing")])
+    assert str(stop.value).startswith(f"error: the latency probe {tmp_path / 'missing'} could not run")
+
+
+def test_latency_probe_relative_path(latency_probe, monkeypatch):
+    # A name without a slash would make subprocess search PATH; the probe must run the file in the working folder.
+    monkeypatch.chdir(latency_probe.parent)
+    benchmark = load_script("benchmark_thread_phases")
+    probe = benchmark.LatencyProbe.start(latency_probe.name)
+    assert probe.program == str(latency_probe)
+    assert probe.round_trip() > 0
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    (["1", "1"], "CPU_A and CPU_B must be two different CPUs, got 1 and 1"),
+    (["1", "1"], "CPU_A and CPU_B must be two different CPUs, got 1 twice"),
+    (["0", "5000"], "CPU numbers must be below"),
     (["x", "1"], "invalid CPU_A 'x'"),
     (["0", "1", "0"], "invalid ROUND_TRIPS '0'"),
     (["0"], "usage:"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from gan_data import CorruptDataError, DataNotFoundError, iterate_batches, load_images, to_training_tensor
-from tiny_idx import IDX_NAMES, idx_bytes, make_tiny_images, write_tiny_dataset
+from tiny_idx import IDX_NAMES, contains_real_data, idx_bytes, make_tiny_images, write_tiny_dataset
 
 
 def test_load_tiny_idx_files(tiny_data_dir):
@@ -231,3 +231,22 @@ def test_batch_order_follows_seed():
 
     assert torch.equal(first, second)
     assert not torch.equal(second, third)
+
+
+def test_contains_real_data_rejects_tiny_files(tmp_path):
+    write_tiny_dataset(tmp_path, "MNIST")
+    write_tiny_dataset(tmp_path, "FashionMNIST")
+    assert not contains_real_data(tmp_path)
+
+
+def test_contains_real_data_reads_image_count(tmp_path):
+    write_tiny_dataset(tmp_path, "MNIST")
+    write_tiny_dataset(tmp_path, "FashionMNIST")
+    # Only the header matters: magic number 0x00000803, then 60,000 images.
+    real_header = bytes([0, 0, 0x08, 3]) + (60_000).to_bytes(4, "big")
+    for folder in ("MNIST", "FashionMNIST"):
+        (tmp_path / folder / "raw" / IDX_NAMES[0]).write_bytes(real_header)
+    assert contains_real_data(tmp_path)
+
+    (tmp_path / "FashionMNIST" / "raw" / IDX_NAMES[3]).unlink()
+    assert not contains_real_data(tmp_path)

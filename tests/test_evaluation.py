@@ -600,16 +600,16 @@ def test_cli_rejects_truncated_checkpoint(tiny_checkpoint, tmp_path, capsys):
 
 # ---- Real data ----
 
-def test_real_mnist_classifier_and_baselines(shared_data_dir, tmp_path):
+def test_real_mnist_classifier_and_baselines(real_data_dir, tmp_path):
     # A classifier already cached in the checkout is copied, so that the test trains one only when
     # none fits (about 40 s on an idle 2-core CPU). A copy that does not fit is retrained as usual.
-    fingerprint = fingerprint_of(load_images("mnist", shared_data_dir, train=True))
+    fingerprint = fingerprint_of(load_images("mnist", real_data_dir, train=True))
     cached = classifier_path("mnist", fingerprint, gan_evaluation.default_cache_dir())
     if cached.is_file():
         classifier_path("mnist", fingerprint, tmp_path).parent.mkdir(parents=True)
         shutil.copyfile(cached, classifier_path("mnist", fingerprint, tmp_path))
 
-    reference = prepare_reference("mnist", shared_data_dir, tmp_path)
+    reference = prepare_reference("mnist", real_data_dir, tmp_path)
 
     accuracy = classifier_accuracy(reference.classifier.model, reference.test_images, reference.test_labels)
     assert accuracy >= 0.99

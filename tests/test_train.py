@@ -287,8 +287,8 @@ def test_script_runs_headless(tiny_data_dir, tmp_path):
     assert "\r" not in result.stdout
 
 
-def test_real_mnist_subset(shared_data_dir, tmp_path):
-    state = train(TrainConfig(epochs=1, subset=2048, num_samples=16), shared_data_dir, tmp_path, device="cpu",
+def test_real_mnist_subset(real_data_dir, tmp_path):
+    state = train(TrainConfig(epochs=1, subset=2048, num_samples=16), real_data_dir, tmp_path, device="cpu",
                   progress=quiet)
 
     assert state.step == 32
@@ -298,10 +298,10 @@ def test_real_mnist_subset(shared_data_dir, tmp_path):
     assert 0 < summary["final_epoch_means"]["D_x"] < 1
 
 
-def test_real_mnist_full_split(shared_data_dir):
+def test_real_mnist_full_split(real_data_dir):
     from gan_data import load_images
 
-    loaded = load_images("mnist", shared_data_dir)
+    loaded = load_images("mnist", real_data_dir)
 
     assert loaded.images.shape == (60000, 28, 28)
     assert loaded.labels[:5].tolist() == [5, 0, 4, 1, 9]

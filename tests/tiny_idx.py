@@ -8,6 +8,23 @@ from pathlib import Path
 import numpy as np
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+REAL_TRAINING_IMAGES = 60_000  # in the training split of MNIST and of Fashion-MNIST
+
+
+def contains_real_data(root: Path) -> bool:
+    """Return whether root/MNIST/raw and root/FashionMNIST/raw contain all four IDX files of the real datasets.
+
+    The training-image count in the IDX header distinguishes the real files from the tiny ones the tests write.
+    """
+    for folder in ("MNIST", "FashionMNIST"):
+        raw = root / folder / "raw"
+        if not all((raw / name).is_file() for name in IDX_NAMES):
+            return False
+        with open(raw / IDX_NAMES[0], "rb") as file:
+            header = file.read(8)  # magic number, then the image count as a big-endian 32-bit integer
+        if len(header) < 8 or int.from_bytes(header[4:8], "big") != REAL_TRAINING_IMAGES:
+            return False
+    return True
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
