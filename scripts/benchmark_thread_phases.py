@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,12 @@ class LatencyProbe:
             raise SystemExit(f"error: the latency probe {self.program} printed {finished.stdout.strip()!r} where a "
                              f"round trip in nanoseconds was expected. {build_hint}") from None
 
+    def around(self, timed: Callable[[], float]) -> tuple[float, float]:
+        """Probe, call ``timed``, probe again; return its result and the larger of the two round trips."""
+        before = self.round_trip()
+        result = timed()
+        return result, max(before, self.round_trip())
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Time the training step in blocks on one thread and on all.")
@@ -121,11 +128,11 @@ def main(argv: list[str] | None = None) -> None:
         for threads in milliseconds:
             torch.set_num_threads(threads)
             if probe and threads == all_threads:
-                before = probe.round_trip()
-                milliseconds[threads].append(block(args.steps))
-                round_trips.append(max(before, probe.round_trip()))
+                value, round_trip = probe.around(lambda: block(args.steps))
+                round_trips.append(round_trip)
             else:
-                milliseconds[threads].append(block(args.steps))
+                value = block(args.steps)
+            milliseconds[threads].append(value)
     torch.set_num_threads(all_threads)
 
     print(f"{plural(args.rounds, 'round')} of {plural(args.steps, 'step')} per thread count, in the order run "

@@ -25,6 +25,7 @@ import argparse
 import platform
 import statistics
 import time
+from functools import partial
 
 import torch
 from benchmark_thread_phases import LatencyProbe, plural
@@ -177,11 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.rounds):
         for name, (batches, step) in pipelines.items():
             if probe and name == names[2]:
-                before = probe.round_trip()
-                seconds[name].append(time_steps(batches, step, args.steps))
-                round_trips.append(max(before, probe.round_trip()))
+                value, round_trip = probe.around(partial(time_steps, batches, step, args.steps))
+                round_trips.append(round_trip)
             else:
-                seconds[name].append(time_steps(batches, step, args.steps))
+                value = time_steps(batches, step, args.steps)
+            seconds[name].append(value)
         bounds.append(flops / measure_matmul_rate())
 
     tutorial, project = seconds[names[0]], seconds[names[2]]
