@@ -154,9 +154,11 @@ def print_round_trips(round_trips: list[float], milliseconds: list[float], cpus:
     print(f"  round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after each "
           f"{threads}-thread block (ns): {' '.join(f'{value:.0f}' for value in round_trips)}")
     limit = 3 * min(round_trips)
-    short = [value for value, trip in zip(milliseconds, round_trips) if trip < limit]
-    long = [value for value, trip in zip(milliseconds, round_trips) if trip >= limit]
-    for label, values in ((f"under {limit:.0f} ns (3 times the fastest)", short), (f"{limit:.0f} ns or more", long)):
+    short_trip_blocks = [value for value, trip in zip(milliseconds, round_trips) if trip < limit]
+    long_trip_blocks = [value for value, trip in zip(milliseconds, round_trips) if trip >= limit]
+    groups = ((f"under {limit:.0f} ns (3 times the fastest)", short_trip_blocks),
+              (f"{limit:.0f} ns or more", long_trip_blocks))
+    for label, values in groups:
         summary = f"median {statistics.median(values):.2f} ms/step" if values else "none"
         print(f"  {threads}-thread blocks with round trips {label}: {len(values)}, {summary}")
 
