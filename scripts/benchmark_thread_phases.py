@@ -16,6 +16,7 @@ CPUs on cores that share a cache.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import subprocess
@@ -59,6 +60,9 @@ class LatencyProbe:
         Raises SystemExit when the program cannot run, fails or prints no round trip.
         """
         path = Path(program)
+        if path.is_dir():
+            raise SystemExit(f"error: the latency probe {program} is a folder, not a program. Build the probe with "
+                             "'make latency-probe' and pass --latency-probe build/core_to_core_latency.")
         # subprocess looks a name without a slash up on PATH, but a file in the working folder is meant here.
         probe = cls(str(path.absolute()) if path.is_file() else program, probe_cpus())
         probe.round_trip()
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
                              "after each block on all threads (default: no probe)")
     args = parser.parse_args(argv)
+    # Warnings, such as an offline fallback to a smaller copy of MNIST, read as they do in gan-train.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     probe = LatencyProbe.start(args.latency_probe) if args.latency_probe else None
 
     all_threads = torch.get_num_threads()

@@ -22,6 +22,7 @@ after each round's timing of (b), and the per-round line shows its round trip be
 from __future__ import annotations
 
 import argparse
+import logging
 import platform
 import statistics
 import time
@@ -148,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
                              "after each round's timing of (b) (default: no probe)")
     args = parser.parse_args(argv)
+    # Warnings, such as an offline fallback to a smaller copy of MNIST, read as they do in gan-train.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     probe = LatencyProbe.start(args.latency_probe) if args.latency_probe else None
 
     config = TrainConfig()

@@ -142,6 +142,15 @@ def test_wrong_probe_stops_before_data(script, tmp_path, no_offline_copies):
     assert str(stop.value).startswith(f"error: the latency probe {tmp_path / 'missing'} could not run")
 
 
+def test_latency_probe_folder(tmp_path):
+    # A folder such as build/ must be named as a folder, not reported as a missing file.
+    benchmark = load_script("benchmark_thread_phases")
+    with pytest.raises(SystemExit) as stop:
+        benchmark.LatencyProbe.start(str(tmp_path))
+    assert str(stop.value).startswith(f"error: the latency probe {tmp_path} is a folder, not a program.")
+    assert "make latency-probe" in str(stop.value)
+
+
 def test_latency_probe_relative_path(latency_probe, monkeypatch):
     # A name without a slash would make subprocess search PATH; the probe must run the file in the working folder.
     monkeypatch.chdir(latency_probe.parent)
