@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="a build of scripts/core_to_core_latency.c (make latency-probe) to run before and "
                              "after each block on all threads (default: no probe)")
     args = parser.parse_args(argv)
-    # Warnings, such as an offline fallback to a smaller copy of MNIST, read as they do in gan-train.
+    # Print warnings, such as an offline fallback to a smaller MNIST copy, with the prefix that gan-train uses.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     probe = LatencyProbe.start(args.latency_probe) if args.latency_probe else None
 

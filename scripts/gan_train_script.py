@@ -548,13 +548,15 @@ def train(config: TrainConfig, data_dir: str | os.PathLike | None = None, out_di
     """
     device = device if isinstance(device, torch.device) else choose_device(device)
     out_dir = Path(out_dir)
-    grids_dir = out_dir / "samples"
-    grids_dir.mkdir(parents=True, exist_ok=True)
-
     data, labels, data_source = load_training_set(config, data_dir, device)
     class_labels = labels if config.conditional else None
     if len(data) < 2:
         raise ValueError(f"Training needs at least 2 images, but only {len(data)} were loaded.")
+
+    # Created only once the data has loaded, so that a run stopped by missing or damaged data leaves no
+    # empty samples/ folder behind.
+    grids_dir = out_dir / "samples"
+    grids_dir.mkdir(parents=True, exist_ok=True)
 
     if resume is not None:
         state = restore_train_state(read_checkpoint(resume), config, device)

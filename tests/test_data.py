@@ -65,6 +65,7 @@ def test_debian_fashion_fallback(tmp_path, monkeypatch, caplog):
     assert "Debian" in loaded.source
     assert "Falling back to Debian" in caplog.text
     assert "120 images" in caplog.text
+    assert "copy its four IDX files into that folder" in caplog.text
 
 
 def test_debian_fallback_corrupt_gzip(tmp_path, monkeypatch):

@@ -512,6 +512,17 @@ def test_cli_baseline_training_images(tiny_data_dir, tiny_reference, tmp_path):
     assert report["memorization"]["fraction_below_threshold"] == 1.0
 
 
+def test_cli_memorization_default_shrinks(tiny_data_dir, tiny_reference, tmp_path):
+    # The default of 2,000 compared samples must shrink to --num-samples rather than be rejected as too large.
+    cache_dir = tiny_reference.classifier.path.parent.parent
+
+    status = main(["--baseline", "uniform-noise", "--data-dir", str(tiny_data_dir), "--cache-dir", str(cache_dir),
+                   "--num-samples", "40", "--out-dir", str(tmp_path)])
+
+    assert status == 0
+    assert json.loads((tmp_path / "evaluation.json").read_text())["memorization"]["num_samples"] == 40
+
+
 def test_small_training_set_holds_out_validation(tiny_reference):
     # 320 tiny training images: the last fifth (64) are the Parzen validation images, never samples.
     assert tiny_reference.validation_start == 256
@@ -545,7 +556,8 @@ def test_cli_baseline_from_small_training_set(tiny_data_dir, tiny_reference, tmp
 
     assert status == 0
     assert json.loads((tmp_path / "evaluation.json").read_text())["num_samples"] == pool
-    assert f"so {pool:,} are used instead of {pool + 100:,}" in caplog.text
+    assert f"training-images baseline (the other {len(tiny_reference.train_images) - pool:,} are" in caplog.text
+    assert f"so it uses {pool:,} instead of {pool + 100:,}" in caplog.text
 
 
 @pytest.mark.parametrize("arguments, expected", [

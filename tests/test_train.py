@@ -10,7 +10,9 @@ import gan_outputs
 import gan_train_script
 import pytest
 import torch
+from gan_data import CorruptDataError
 from gan_train_script import CheckpointError, TrainConfig, load_training_set, main, read_checkpoint, train
+from tiny_idx import write_tiny_dataset
 
 OUTPUT_FILES = ("checkpoint.pt", "losses.csv", "samples.gif", "samples_final.png", "summary.json",
                 "training_curves.png", "samples/epoch_000.png", "samples/epoch_001.png")
@@ -123,6 +125,17 @@ def test_truncated_checkpoint_rejected(tiny_data_dir, tmp_path):
 
     with pytest.raises(CheckpointError, match="could not be read"):
         read_checkpoint(path)
+
+
+def test_damaged_data_leaves_no_samples_folder(tmp_path):
+    data_dir = tmp_path / "data"
+    images_file = write_tiny_dataset(data_dir, "MNIST") / "train-images-idx3-ubyte"
+    images_file.write_bytes(images_file.read_bytes()[:-100])
+
+    with pytest.raises(CorruptDataError):
+        train(small_config(), data_dir, tmp_path / "run", progress=quiet)
+
+    assert not (tmp_path / "run").exists()
 
 
 def test_foreign_checkpoint_rejected(tmp_path):
