@@ -155,7 +155,7 @@ def print_round_trips(round_trips: list[float], milliseconds: list[float], cpus:
     """Print the probe's round trip beside each block on all threads, and those blocks' times grouped by it.
 
     Round trips under 3 times the run's fastest count as short. On machine 4 of docs/benchmarks.md they
-    took either 49 to 77 ns or 374 to 473 ns, and the two-thread step was slow at the longer times.
+    took either 49 to 95 ns or 374 to 473 ns, and the two-thread step was slow at the longer times.
     """
     print(f"  round trip between CPUs {cpus[0]} and {cpus[1]}, the larger before and after each "
           f"{threads}-thread block (ns): {' '.join(f'{value:.0f}' for value in round_trips)}")
