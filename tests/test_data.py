@@ -65,7 +65,7 @@ def test_debian_fashion_fallback(tmp_path, monkeypatch, caplog):
     assert "Debian" in loaded.source
     assert "Falling back to Debian" in caplog.text
     assert "120 images" in caplog.text
-    # 120 images are a part of the dataset, so the warning says how to get all of it.
+    # 120 images are only part of the dataset, so the warning includes the hint for getting all of it.
     assert "For all of Fashion-MNIST, run once with internet access" in caplog.text
 
 
